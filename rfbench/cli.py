@@ -1,0 +1,162 @@
+"""The ``rfbench`` command line.
+
+    rfbench list [models|samplers|suites|metrics|grids|datasets]
+    rfbench run SUITE [--quick] [--device cpu|cuda] [--out DIR] [--nfe 2,4,8] [--models ...] [--samplers ...]
+    rfbench train MODEL [--data DATA] [--steps N] [--seed S]
+
+Errors caused by input (unknown names, bad values, missing files) print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .errors import InvalidInputError, RFBenchError
+
+
+def _csv(cast=str, what="value"):
+    def parse(text: str):
+        items = [v.strip() for v in text.split(",") if v.strip()]
+        if not items:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {what}s, got {text!r}")
+        try:
+            return [cast(v) for v in items]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {what}s, got {text!r}") from None
+    return parse
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join([fmt.format(*header), fmt.format(*("-" * w for w in widths))] + [fmt.format(*map(str, r)) for r in rows])
+
+
+def cmd_list(args) -> int:
+    from .data import DATASETS
+    from .metrics import METRICS
+    from .models import MODELS
+    from .samplers import GRIDS, SAMPLERS
+    from .suites import SUITES
+
+    what = args.what
+    sections = []
+    if what in (None, "models"):
+        rows = [[e.name, e.kind, e.family, ",".join(e.datasets) if e.datasets else e.default_data or "",
+                 e.description] for e in (MODELS.get(n) for n in MODELS)]
+        sections.append(("models", _table(rows, ["name", "kind", "family", "data", "description"])))
+    if what in (None, "samplers"):
+        rows = []
+        for n in SAMPLERS:
+            s = SAMPLERS.get(n)
+            rows.append([s.name, "-" if s.order is None else s.order, s.nfe_per_step, s.default_grid, s.paper])
+        sections.append(("samplers", _table(rows, ["name", "order", "NFE per step", "grid", "reference"])))
+    if what in (None, "suites"):
+        rows = [[s.name, len(s.models), len(s.samplers), ",".join(map(str, s.nfe)), s.description]
+                for s in (SUITES.get(n) for n in SUITES)]
+        sections.append(("suites", _table(rows, ["name", "models", "samplers", "nfe", "description"])))
+    if what in (None, "metrics"):
+        rows = [[m.name, m.description] for m in (METRICS.get(n) for n in METRICS)]
+        sections.append(("metrics", _table(rows, ["name", "description"])))
+    if what in (None, "grids"):
+        rows = [[g, (GRIDS.get(g).__doc__ or "").strip().splitlines()[0]] for g in GRIDS]
+        sections.append(("grids", _table(rows, ["name", "description"])))
+    if what in (None, "datasets"):
+        rows = [[d.name, "x".join(map(str, d.shape)), d.description] for d in (DATASETS.get(n) for n in DATASETS)]
+        sections.append(("datasets", _table(rows, ["name", "shape", "description"])))
+    for title, text in sections:
+        print(f"== {title} ==\n{text}\n")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .runner import default_out_dir, run_suite
+    from .suites import get_suite
+
+    get_suite(args.suite)  # fail fast on an unknown name
+    out = args.out or default_out_dir(args.suite)
+    start = time.perf_counter()
+    result = run_suite(args.suite, quick=args.quick, device=args.device, out=out, nfe=args.nfe, models=args.models,
+                       samplers=args.samplers, seeds=args.seeds, n_samples=args.n_samples, force=args.force,
+                       progress=not args.no_progress)
+    s = result["summary"]
+    print(f"{args.suite}: {s['cells']} cells ({s['computed']} computed, {s['reused']} reused, {s['failed']} failed) "
+          f"in {time.perf_counter() - start:.1f} s")
+    print(f"wrote {result['csv']}, {result['md']}" + "".join(f", {p}" for p in result["plots"]))
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .models import MODELS, get_model
+
+    entry = MODELS.get(args.model)
+    if entry.kind != "trained":
+        raise InvalidInputError(f"model {args.model!r} is {entry.kind}; only trained models can be trained "
+                                f"({', '.join(n for n in MODELS if MODELS.get(n).kind == 'trained')})")
+    opts = {"progress": not args.no_progress}
+    if args.steps is not None:
+        opts["steps"] = args.steps
+    if args.seed is not None:
+        opts["seed"] = args.seed
+    if args.device is not None:
+        opts["device"] = args.device
+    model = get_model(args.model, data=args.data, **opts)
+    meta = getattr(model, "meta", {})
+    hit = meta.get("cache_hit")
+    print(f"{args.model} on {getattr(model, 'dataset', args.data)}: "
+          + ("loaded from cache" if hit else f"trained in {meta.get('seconds', float('nan')):.1f} s, "
+             f"final loss {meta.get('final_loss', float('nan')):.4f}")
+          + f"; checkpoint {meta.get('checkpoint', '?')}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rfbench", description="Benchmark flow-based generative samplers.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ls = sub.add_parser("list", help="list models, samplers, suites, metrics, grids, datasets")
+    ls.add_argument("what", nargs="?", choices=["models", "samplers", "suites", "metrics", "grids", "datasets"])
+    ls.set_defaults(func=cmd_list)
+
+    run = sub.add_parser("run", help="run a benchmark suite (writes results.csv, results.md, plots)")
+    run.add_argument("suite", help="suite name (rfbench list suites)")
+    run.add_argument("--quick", action="store_true", help="the suite's quick configuration")
+    run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    run.add_argument("--out", default=None, help="output folder (default rfbench-out/SUITE)")
+    run.add_argument("--nfe", type=_csv(int, "integer"), default=None, help="NFE list, e.g. 2,4,8")
+    run.add_argument("--models", type=_csv(str, "model name"), default=None, help="models (name or name@data)")
+    run.add_argument("--samplers", type=_csv(str, "sampler name"), default=None, help="samplers")
+    run.add_argument("--seeds", type=_csv(int, "integer"), default=None, help="noise seeds, e.g. 0,1,2")
+    run.add_argument("--n-samples", type=int, default=None, help="samples per cell")
+    run.add_argument("--force", action="store_true", help="recompute cells that already have fresh records")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.set_defaults(func=cmd_run)
+
+    tr = sub.add_parser("train", help="train (or load from cache) a model rfbench trains itself")
+    tr.add_argument("model", help="model name (rfbench list models)")
+    tr.add_argument("--data", default=None, help="dataset (rfbench list datasets)")
+    tr.add_argument("--steps", type=int, default=None, help="training steps")
+    tr.add_argument("--seed", type=int, default=None, help="training seed")
+    tr.add_argument("--device", default=None, help="cpu or cuda")
+    tr.add_argument("--no-progress", action="store_true")
+    tr.set_defaults(func=cmd_train)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except RFBenchError as exc:
+        print(f"rfbench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rfbench: interrupted; finished cells are kept and a rerun resumes", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Errors rfbench raises for bad input.
+
+Every error names the offending input and what was expected, so the CLI can print it as one
+line (``rfbench: error: ...``) with a non-zero exit code instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class RFBenchError(Exception):
+    """Base class of all errors caused by user input or by the environment (missing files)."""
+
+
+class UnknownNameError(RFBenchError, KeyError):
+    """A model, sampler, suite, metric, grid or dataset name that is not registered."""
+
+    def __init__(self, kind: str, name: object, valid: Iterable[str]):
+        valid = sorted(valid)
+        close = difflib.get_close_matches(str(name), valid, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        super().__init__(f"unknown {kind} {name!r}.{hint} Valid {kind}s: {', '.join(valid)}")
+        self.kind, self.name, self.valid = kind, name, valid
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return self.args[0]
+
+
+class InvalidInputError(RFBenchError, ValueError):
+    """A value of the right kind but outside what is accepted (NFE < 1, wrong shape, bad path)."""
+
+
+class CacheCorruptError(RFBenchError):
+    """A cache file whose content does not match its recorded hash or cannot be read."""
+
+
+class CheckpointError(RFBenchError):
+    """A checkpoint that is missing, unreadable, or does not match the model it is loaded into."""

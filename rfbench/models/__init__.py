@@ -1,0 +1,114 @@
+"""The model catalogue.
+
+Every model is a :class:`~rfbench.models.base.FlowModel` in rfbench time (t = 1 noise, t = 0 data;
+see :mod:`rfbench.models.schedules` for the crosswalk to other conventions).
+
+>>> import rfbench
+>>> model = rfbench.models.get_model("analytic-gmm-rf")
+>>> model = rfbench.models.get_model("1-rf", data="8gaussians")       # trained once, then cached
+>>> model = rfbench.models.from_velocity(my_fn, data_shape=(2,))     # your own field (RF convention)
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import InvalidInputError
+from ..registry import Registry
+from .analytic import AnalyticGMM, AnalyticPFGMPP, analytic_gmm_rf, analytic_gmm_vp, analytic_pfgmpp
+from .base import FlowModel, NFECounter
+from .priors import GaussianPrior, PFGMPPPrior, Prior
+from .rectified_flow import NetworkFlow, RF2DConfig, load_rf_2d
+from .schedules import FLOW, FlowSchedule, Schedule, VPLinearSchedule
+from .wrappers import from_velocity
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A registered model.
+
+    ``factory(**options)`` builds the model; factories of trained models take ``data`` (a dataset
+    name) and ``progress``. ``kind`` is "analytic" (closed-form velocity, no training error),
+    "trained" (trained by rfbench and cached) or "external" (a user's checkpoint).
+    """
+
+    name: str
+    factory: Callable[..., FlowModel]
+    family: str
+    kind: str
+    description: str
+    datasets: tuple[str, ...] | None = None
+    default_data: str | None = None
+
+    def accepts(self, option: str, *, explicit: bool = False) -> bool:
+        params = inspect.signature(self.factory).parameters
+        if option in params:
+            return True
+        return not explicit and any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+MODELS: Registry[ModelEntry] = Registry("model")
+
+
+def register_model(entry: ModelEntry, *, replace: bool = False) -> ModelEntry:
+    return MODELS.register(entry.name, entry, replace=replace)
+
+
+def get_model(name: str, *, data: str | None = None, **options) -> FlowModel:
+    """Build (or load from cache, or train) the model registered as ``name``.
+
+    Args:
+        name: a registered model name (``rfbench list``).
+        data: dataset for trained models (default: the entry's default); analytic models carry
+            their own distribution and accept only ``None`` or their own dataset.
+        **options: passed to the factory (e.g. ``steps=``, ``seed=``, ``progress=``).
+    """
+    entry = MODELS.get(name)
+    if entry.datasets is None:
+        if data not in (None, entry.default_data):
+            raise InvalidInputError(
+                f"model {name!r} is analytic and defines its own data ({entry.default_data}); got data={data!r}"
+            )
+    else:
+        data = data or entry.default_data
+        if data not in entry.datasets:
+            raise InvalidInputError(
+                f"model {name!r} cannot be trained on dataset {data!r}; expected one of {', '.join(entry.datasets)}"
+            )
+        options["data"] = data
+    if not entry.accepts("progress", explicit=True):
+        options.pop("progress", None)
+    for key in options:
+        if not entry.accepts(key):
+            raise InvalidInputError(f"model {name!r} does not take option {key!r}")
+    return entry.factory(**options)
+
+
+def _rf_factory(data: str = "8gaussians", steps: int | None = None, seed: int = 0, progress: bool = True):
+    cfg = RF2DConfig(data=data, seed=seed, **({"steps": int(steps)} if steps else {}))
+    return load_rf_2d(cfg, progress=progress)
+
+
+register_model(ModelEntry("analytic-gmm-rf", analytic_gmm_rf, "analytic", "analytic",
+                          "8-Gaussian mixture, rectified-flow path, exact velocity", default_data="8gaussians"))
+register_model(ModelEntry("analytic-gmm-vp", analytic_gmm_vp, "analytic", "analytic",
+                          "8-Gaussian mixture, VP diffusion path (beta 0.1..20), exact velocity, t in [1e-3, 1]",
+                          default_data="8gaussians"))
+for _D in (8.0, 128.0, math.inf):
+    _label = "inf" if math.isinf(_D) else f"{int(_D)}"
+    register_model(ModelEntry(
+        f"analytic-pfgmpp-d{_label}", (lambda D=_D, **kw: analytic_pfgmpp(D, **kw)), "analytic", "analytic",
+        f"512 points of 8gaussians under the PFGM++ kernel, D={_label}"
+        + (" (EDM limit)" if math.isinf(_D) else "") + ", exact denoiser", default_data="8gaussians-points"))
+register_model(ModelEntry("1-rf", _rf_factory, "rectified-flow", "trained",
+                          "1-rectified flow, MLP velocity, independent coupling (trained on CPU, cached)",
+                          datasets=("8gaussians", "moons", "checkerboard"), default_data="8gaussians"))
+
+__all__ = [
+    "MODELS", "AnalyticGMM", "AnalyticPFGMPP", "FLOW", "FlowModel", "FlowSchedule", "GaussianPrior",
+    "ModelEntry", "NFECounter", "NetworkFlow", "PFGMPPPrior", "Prior", "Schedule", "VPLinearSchedule",
+    "from_velocity", "get_model", "register_model",
+]

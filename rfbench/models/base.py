@@ -1,0 +1,176 @@
+"""The model interface every sampler talks to, and the NFE counter.
+
+A :class:`FlowModel` is a probability-flow ODE dx/dt = v(x, t) in rfbench time (t = t_max is the
+prior end, t = t_min the data end; sampling runs t downward), together with
+
+* a prior sampler (``sample_prior``) giving x at t_max,
+* one native prediction computed by ``forward(x, t)`` (``prediction`` says which: "velocity",
+  "x0" or "eps"); ``velocity``, ``x0`` and ``eps`` convert it through
+  :mod:`rfbench.models.conversions`, so a sampler asks for what its update rule is written in,
+* the path's :class:`~rfbench.models.schedules.Schedule` (alpha, sigma) where the path has the form
+  x_t = alpha x0 + sigma n; models without one support only velocity-based samplers.
+
+One call of ``forward`` is one function evaluation (NFE): a batched call counts once. Every
+conversion goes through ``self(x, t)``, so :class:`NFECounter`, a forward pre-hook, sees every
+evaluation, whatever the sampler's formula claims.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import InvalidInputError
+from . import conversions
+from .priors import GaussianPrior, Prior
+from .schedules import Schedule
+
+
+class FlowModel(nn.Module):
+    """Base class. Subclasses implement :meth:`forward` and set the attributes below.
+
+    Attributes:
+        name: registry name (shown in result tables).
+        prediction: what ``forward`` returns: "velocity" (dx/dt), "x0" (data) or "eps" (noise).
+        schedule: the path's (alpha, sigma), or None.
+        prior: the prior at t_max.
+        data_shape: shape of one sample, e.g. (2,) or (1, 8, 8); None if only known from the noise.
+        t_max, t_min: integration interval; samplers go from t_max to t_min.
+        eval_at_t_min: False where the model cannot be evaluated exactly at t_min (EDM / PFGM++
+            denoisers at sigma = 0). Samplers then never evaluate there: the last step into t_min
+            is an Euler step, as in EDM, and the reference solver stops at ``t_ref_end`` and
+            takes the same final Euler step.
+    """
+
+    name: str = "model"
+    prediction: str = "velocity"
+
+    def __init__(
+        self,
+        *,
+        schedule: Schedule | None = None,
+        prior: Prior | None = None,
+        data_shape: tuple[int, ...] | None = None,
+        t_max: float = 1.0,
+        t_min: float = 0.0,
+        eval_at_t_min: bool = True,
+        t_ref_end: float | None = None,
+    ):
+        super().__init__()
+        if not 0.0 <= t_min < t_max <= 1.0:
+            raise ValueError(f"need 0 <= t_min < t_max <= 1, got t_min={t_min}, t_max={t_max}")
+        self.schedule = schedule
+        self.prior = prior if prior is not None else GaussianPrior()
+        self.data_shape = tuple(data_shape) if data_shape is not None else None
+        self.t_max, self.t_min = float(t_max), float(t_min)
+        self.eval_at_t_min = bool(eval_at_t_min)
+        self.t_ref_end = float(t_ref_end) if t_ref_end is not None else (
+            self.t_min if eval_at_t_min else self.t_min + 1e-4 * (self.t_max - self.t_min)
+        )
+
+    # -- the one network evaluation -------------------------------------------------------------
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        """Native prediction at (x, t); x: (batch, *data_shape), t: (batch,) in x's dtype."""
+        raise NotImplementedError
+
+    def _call(self, x: torch.Tensor, t) -> torch.Tensor:
+        t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
+        if t.ndim == 0:
+            t = t.expand(x.shape[0])
+        return self(x, t)
+
+    # -- predictions in the form a sampler needs ------------------------------------------------
+    def predict(self, x: torch.Tensor, t, kind: str = "velocity") -> torch.Tensor:
+        out = self._call(x, t)
+        if kind == self.prediction:
+            return out
+        return conversions.convert(out, self.prediction, kind, x, t, self.require_schedule(kind))
+
+    def velocity(self, x: torch.Tensor, t) -> torch.Tensor:
+        """dx/dt at (x, t), shape of x."""
+        return self.predict(x, t, "velocity")
+
+    def x0(self, x: torch.Tensor, t) -> torch.Tensor:
+        """Data prediction E[x0 | x_t = x]."""
+        return self.predict(x, t, "x0")
+
+    def eps(self, x: torch.Tensor, t) -> torch.Tensor:
+        """Noise prediction E[n | x_t = x]."""
+        return self.predict(x, t, "eps")
+
+    def require_schedule(self, what: str = "a schedule") -> Schedule:
+        if self.schedule is None:
+            raise InvalidInputError(
+                f"model {self.name!r} has no (alpha, sigma) schedule, so it cannot provide {what} "
+                "predictions; use a velocity-based sampler (euler, heun, ...) or give the model a schedule"
+            )
+        return self.schedule
+
+    # -- prior and data --------------------------------------------------------------------------
+    def sample_prior(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        seed: int | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> torch.Tensor:
+        """``n`` prior samples at t_max, drawn on the CPU in float64 and then cast and moved."""
+        if self.data_shape is None:
+            raise InvalidInputError(
+                f"model {self.name!r} does not know its data shape; pass `noise=` explicitly "
+                "or build it with data_shape=..."
+            )
+        if generator is None:
+            generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
+        return self.prior.sample(int(n), self.data_shape, generator).to(device=device, dtype=dtype)
+
+    def sample_data(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor | None:
+        """Fresh samples of the data distribution the model targets, where known (else None)."""
+        return None
+
+    # -- identity --------------------------------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        """Everything that determines the model's outputs (hashed into cache keys and records)."""
+        return {
+            "name": self.name,
+            "class": type(self).__name__,
+            "prediction": self.prediction,
+            "schedule": self.schedule.config() if self.schedule is not None else None,
+            "prior": self.prior.config(),
+            "data_shape": self.data_shape,
+            "t_max": self.t_max,
+            "t_min": self.t_min,
+        }
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}, prediction={self.prediction!r}, t=[{self.t_min}, {self.t_max}]"
+
+
+class NFECounter:
+    """Counts forward calls of a module (one batched call = one evaluation).
+
+    >>> with NFECounter(model) as counter:
+    ...     x = sampler(model, noise, ts)
+    >>> counter.count
+    """
+
+    def __init__(self, module: nn.Module):
+        self.module = module
+        self.count = 0
+        self._handle = None
+
+    def _hook(self, module, args):
+        self.count += 1
+
+    def __enter__(self) -> NFECounter:
+        self._handle = self.module.register_forward_pre_hook(self._hook)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._handle is not None:
+            self._handle.remove()
+            self._handle = None

@@ -1,0 +1,128 @@
+"""rfbench's pytest plugin: run suite files as parametrized tests, one test per cell.
+
+A suite file sets ``RFBENCH_SUITE = "<name>"`` and defines a test taking the ``rfbench_cell``
+fixture. The plugin parametrizes it over the suite's cells (ids like
+``1-rf@8gaussians-heun-nfe8-seed0``, so ``-k`` selects cells), shares models and reference
+solutions across the session, persists every finished cell, and writes results.csv, results.md
+and plots to ``--rfbench-out`` when the session ends.
+
+Options: --rfbench-out DIR, --rfbench-device cpu|cuda, --rfbench-nfe 2,4,8, --rfbench-quick,
+--rfbench-models, --rfbench-samplers, --rfbench-seeds, --rfbench-force.
+
+This module is loaded in every pytest session of an environment where rfbench is installed, so
+it imports nothing heavy until a suite file is collected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+_STATE = pytest.StashKey[dict]()
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("rfbench", "rfbench benchmark suites")
+    group.addoption("--rfbench-out", default=None, help="output folder (default rfbench-out/<suite>)")
+    group.addoption("--rfbench-device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    group.addoption("--rfbench-nfe", default=None, help="comma-separated NFE list, e.g. 2,4,8")
+    group.addoption("--rfbench-quick", action="store_true", help="the suite's quick configuration")
+    group.addoption("--rfbench-models", default=None, help="comma-separated model names (name or name@data)")
+    group.addoption("--rfbench-samplers", default=None, help="comma-separated sampler names")
+    group.addoption("--rfbench-seeds", default=None, help="comma-separated seeds")
+    group.addoption("--rfbench-force", action="store_true", help="recompute cells that have fresh records")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "rfbench_cell: a cell of an rfbench suite")
+    config.stash[_STATE] = {}
+
+
+def _split(text, cast=str):
+    if text is None:
+        return None
+    try:
+        return [cast(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise pytest.UsageError(f"could not parse {text!r} as a comma-separated list") from None
+
+
+def _suite_state(config, name: str) -> dict:
+    state = config.stash[_STATE]
+    if name not in state:
+        from rfbench.errors import RFBenchError
+        from rfbench.runner import SweepContext
+        from rfbench.runner.records import CellStore
+        from rfbench.suites import get_suite
+
+        try:
+            suite = get_suite(name).configure(
+                quick=config.getoption("rfbench_quick"),
+                nfe=_split(config.getoption("rfbench_nfe"), int),
+                models=_split(config.getoption("rfbench_models")),
+                samplers=_split(config.getoption("rfbench_samplers")),
+                seeds=_split(config.getoption("rfbench_seeds"), int),
+            )
+            ctx = SweepContext(suite, device=config.getoption("rfbench_device"), progress=False)
+        except RFBenchError as exc:
+            raise pytest.UsageError(f"rfbench: {exc}") from None
+        out = Path(config.getoption("rfbench_out") or Path("rfbench-out") / name)
+        state[name] = {"suite": suite, "ctx": ctx, "store": CellStore(out), "out": out, "rows": {}, "ran": 0}
+    return state[name]
+
+
+def pytest_generate_tests(metafunc):
+    if "rfbench_cell" not in metafunc.fixturenames:
+        return
+    name = getattr(metafunc.module, "RFBENCH_SUITE", None)
+    if name is None:
+        raise pytest.UsageError(f"{metafunc.module.__name__} uses rfbench_cell but sets no RFBENCH_SUITE")
+    state = _suite_state(metafunc.config, name)
+    cells = state["suite"].cells()
+    metafunc.parametrize("rfbench_cell", [(name, c) for c in cells], ids=[c.id for c in cells], indirect=True)
+
+
+class CellHandle:
+    """What a suite test receives: ``run()`` computes (or reuses) the cell and returns its row."""
+
+    def __init__(self, state: dict, cell, force: bool):
+        self.state, self.cell, self.force = state, cell, force
+
+    def run(self) -> dict:
+        from rfbench.runner import execute_cell
+
+        row, ran = execute_cell(self.state["ctx"], self.state["store"], self.cell, force=self.force)
+        self.state["rows"][self.cell.id] = row
+        self.state["ran"] += ran
+        return row
+
+
+@pytest.fixture
+def rfbench_cell(request):
+    name, cell = request.param
+    state = _suite_state(request.config, name)
+    return CellHandle(state, cell, request.config.getoption("rfbench_force"))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    from_state = session.config.stash.get(_STATE, {})
+    for name, state in from_state.items():
+        if not state["rows"]:
+            continue
+        from rfbench.runner import write_outputs
+
+        order = [c.id for c in state["suite"].cells() if c.id in state["rows"]]
+        rows = [state["rows"][cid] for cid in order]
+        summary = {"cells": len(rows), "computed": state["ran"], "reused": len(rows) - state["ran"],
+                   "failed": sum(r["status"] != "ok" for r in rows)}
+        result = write_outputs(rows, state["out"], name, summary)
+        state["written"] = result
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    for name, state in config.stash.get(_STATE, {}).items():
+        if "written" in state:
+            terminalreporter.write_sep("-", f"rfbench suite {name}")
+            terminalreporter.write_line(f"results: {state['written']['csv']}  ({len(state['rows'])} cells)")
+            terminalreporter.write_line(f"table:   {state['written']['md']}")

@@ -1,0 +1,128 @@
+"""Suite definitions: models x samplers x NFE x seeds, and the cells they expand into."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import InvalidInputError
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model of a suite: registry name, dataset (trained models) and factory options."""
+
+    name: str
+    data: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def label(self) -> str:
+        return self.name if self.data is None else f"{self.name}@{self.data}"
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "data": self.data, "options": dict(self.options)}
+
+    @classmethod
+    def parse(cls, text: str) -> ModelSpec:
+        """``name`` or ``name@dataset`` (as typed after ``--models``)."""
+        name, _, data = text.strip().partition("@")
+        return cls(name, data or None)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One measurement: a model, a sampler, a requested NFE (None for adaptive samplers), a seed."""
+
+    suite: str
+    model: ModelSpec
+    sampler: str
+    nfe: int | None
+    seed: int
+
+    @property
+    def id(self) -> str:
+        nfe = "adaptive" if self.nfe is None else f"nfe{self.nfe}"
+        return f"{self.model.label}-{self.sampler}-{nfe}-seed{self.seed}"
+
+
+@dataclass
+class Suite:
+    """A standard sweep. ``quick`` holds the field overrides of ``--quick`` mode."""
+
+    name: str
+    description: str
+    models: list[ModelSpec]
+    samplers: list[str]
+    nfe: list[int]
+    seeds: list[int] = field(default_factory=lambda: [0])
+    n_samples: int = 2000
+    n_data: int = 2000
+    metrics: tuple[str, ...] = ("ref_rmse", "w2", "sw2", "straightness", "wall_clock_s")
+    timing_repeats: int = 3
+    sampler_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    quick: dict[str, Any] = field(default_factory=dict)
+    default_device: str = "cpu"
+
+    def configure(self, *, quick: bool = False, nfe: list[int] | None = None, models: list[str] | None = None,
+                  samplers: list[str] | None = None, seeds: list[int] | None = None,
+                  n_samples: int | None = None) -> Suite:
+        """A copy with quick-mode overrides and user selections applied (and validated)."""
+        from ..models import MODELS
+        from ..samplers import SAMPLERS
+
+        suite = dataclasses.replace(self, **(self.quick if quick else {}))
+        suite.quick = {}
+        if nfe is not None:
+            bad = [v for v in nfe if isinstance(v, bool) or not isinstance(v, int) or v < 1]
+            if bad or not nfe:
+                raise InvalidInputError(f"--nfe must be a list of positive integers, got {nfe}")
+            suite.nfe = sorted(set(nfe))
+        if models is not None:
+            specs = [ModelSpec.parse(m) for m in models]
+            by_label = {m.label: m for m in self.models}
+            by_name = {}
+            for m in self.models:
+                by_name.setdefault(m.name, []).append(m)
+            chosen: list[ModelSpec] = []
+            for spec in specs:
+                MODELS.get(spec.name)  # unknown names raise with the valid list
+                if spec.label in by_label:
+                    chosen.append(by_label[spec.label])
+                elif spec.data is None and spec.name in by_name:
+                    chosen.extend(by_name[spec.name])
+                else:
+                    chosen.append(spec)
+            suite.models = list(dict.fromkeys(chosen))
+        if samplers is not None:
+            for s in samplers:
+                SAMPLERS.get(s)
+            suite.samplers = list(dict.fromkeys(samplers))
+        if seeds is not None:
+            if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+                raise InvalidInputError(f"--seeds must be non-negative integers, got {seeds}")
+            suite.seeds = list(dict.fromkeys(seeds))
+        if n_samples is not None:
+            if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 2:
+                raise InvalidInputError(f"--n-samples must be an integer >= 2, got {n_samples}")
+            suite.n_samples = n_samples
+        return suite
+
+    def cells(self) -> list[Cell]:
+        from ..samplers import get_sampler
+
+        out = []
+        for model in self.models:
+            for seed in self.seeds:
+                for sampler in self.samplers:
+                    if get_sampler(sampler).adaptive:
+                        out.append(Cell(self.name, model, sampler, None, seed))
+                    else:
+                        out.extend(Cell(self.name, model, sampler, n, seed) for n in self.nfe)
+        return out
+
+    def settings(self) -> dict:
+        """What every cell's numbers depend on besides the cell itself (hashed into cell records)."""
+        return {"n_samples": self.n_samples, "n_data": self.n_data, "metrics": list(self.metrics),
+                "timing_repeats": self.timing_repeats, "sampler_options": self.sampler_options}

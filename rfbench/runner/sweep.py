@@ -1,0 +1,224 @@
+"""The sweep: run a suite's cells, one result row per cell, persisted as each cell finishes.
+
+Shared, expensive per-model work (loading or training the model, the reference solution per
+seed, the model's straightness, held-out data) is done once per process by :class:`SweepContext`
+and reference solutions are also cached on disk.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from .. import cache
+from ..errors import InvalidInputError, RFBenchError
+from ..metrics import midpoint_times, ref_rmse, sliced_w2, straightness_from_trajectory, time_callable, w2
+from ..metrics.distribution import MIN_POINTS_W2
+from ..models import get_model
+from ..models.base import FlowModel
+from ..samplers import get_sampler, reference_solution, sample
+from ..samplers.adaptive import REFERENCE_ATOL, REFERENCE_RTOL, model_in_dtype
+from .environment import code_hash, environment
+from .records import CellStore, cell_config_hash
+from .suite import Cell, ModelSpec, Suite
+
+REFERENCE_VERSION = 1  # bump when the reference procedure changes
+HELDOUT_SEED = 10_000  # held-out data are drawn with this seed (training sets use others)
+MAX_DIM_W2 = 16  # exact W2 / sliced W2 only for low-dimensional data; images get their own metrics
+
+COLUMNS = [
+    "suite", "model", "data", "sampler", "grid", "nfe", "nfe_measured", "status", "reason",
+    "ref_rmse", "w2", "sw2", "w2_floor", "straightness", "wall_clock_s", "n_samples", "seed",
+    "device", "dtype", "ref_nfe", "ref_rtol", "torch_version", "rfbench_version", "git_commit", "code_hash",
+]
+
+
+def parse_device(device: str | torch.device) -> torch.device:
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InvalidInputError(f"--device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise InvalidInputError(f"--device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidInputError(f"--device {device!r} requested but CUDA is not available on this machine")
+    return dev
+
+
+class SweepContext:
+    """Per-process memo of models, noise, references and data for one configured suite."""
+
+    def __init__(self, suite: Suite, *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
+                 progress: bool = True):
+        self.suite = suite
+        self.device = parse_device(device)
+        self.dtype = dtype
+        self.progress = progress
+        self._models: dict[ModelSpec, FlowModel] = {}
+        self._refs: dict[tuple[ModelSpec, int], dict] = {}
+        self._data: dict[ModelSpec, tuple[torch.Tensor, torch.Tensor] | None] = {}
+        self._floor: dict[ModelSpec, float | None] = {}
+
+    # -- models ------------------------------------------------------------------------------------
+    def model(self, spec: ModelSpec) -> FlowModel:
+        if spec not in self._models:
+            model = get_model(spec.name, data=spec.data, progress=self.progress, **dict(spec.options))
+            self._models[spec] = model.to(device=self.device, dtype=self.dtype).eval()
+        return self._models[spec]
+
+    def noise(self, spec: ModelSpec, seed: int) -> torch.Tensor:
+        """The suite's prior noise for ``seed``: float64 on the CPU (identical on every device)."""
+        model = self.model(spec)
+        return model.sample_prior(self.suite.n_samples, seed=seed, dtype=torch.float64, device="cpu")
+
+    # -- reference solution and straightness -----------------------------------------------------
+    def reference(self, spec: ModelSpec, seed: int) -> dict:
+        key = (spec, seed)
+        if key not in self._refs:
+            model = self.model(spec)
+            ref_dtype = torch.float64
+            cfg = {"model": model.config(), "seed": seed, "n": self.suite.n_samples, "rtol": REFERENCE_RTOL,
+                   "atol": REFERENCE_ATOL, "dtype": str(ref_dtype), "k": 64, "v": REFERENCE_VERSION}
+            path = cache.cache_dir("references") / f"{model.name}-{cache.config_hash(cfg)}.pt"
+
+            def build() -> dict:
+                noise = self.noise(spec, seed).to(self.device)
+                sol = reference_solution(model, noise, dtype=ref_dtype, times=midpoint_times(model))
+                ref_model = model_in_dtype(model, ref_dtype)
+                s = straightness_from_trajectory(ref_model, sol.times[1:-1], sol.states[1:-1], sol.states[0],
+                                                 sol.x_end)
+                return {"x_end": sol.x_end.cpu(), "nfe": sol.nfe, "seconds": sol.seconds, "straightness": s,
+                        "rtol": sol.rtol}
+
+            self._refs[key], _ = cache.cached(path, build)
+        return self._refs[key]
+
+    # -- held-out data for distribution distances --------------------------------------------------
+    def heldout(self, spec: ModelSpec) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Two independent held-out data sets (the second gives the W2 noise floor), or None."""
+        if spec not in self._data:
+            model = self.model(spec)
+            gen = torch.Generator().manual_seed(HELDOUT_SEED)
+            first = model.sample_data(self.suite.n_data, generator=gen)
+            second = model.sample_data(self.suite.n_data, generator=gen) if first is not None else None
+            ok = first is not None and first[0].numel() <= MAX_DIM_W2
+            self._data[spec] = (first, second) if ok else None
+        return self._data[spec]
+
+    def w2_floor(self, spec: ModelSpec) -> float | None:
+        if spec not in self._floor:
+            data = self.heldout(spec)
+            self._floor[spec] = w2(*data) if data is not None and "w2" in self.suite.metrics else None
+        return self._floor[spec]
+
+
+def _base_row(cell: Cell, ctx: SweepContext) -> dict[str, Any]:
+    env = environment(str(ctx.device))
+    return {
+        "suite": cell.suite, "model": cell.model.name, "data": cell.model.data, "sampler": cell.sampler,
+        "nfe": cell.nfe, "status": "ok", "reason": "", "n_samples": ctx.suite.n_samples, "seed": cell.seed,
+        "device": str(ctx.device), "dtype": str(ctx.dtype).replace("torch.", ""), **env,
+    }
+
+
+def run_cell(ctx: SweepContext, cell: Cell) -> dict[str, Any]:
+    """Run one cell and return its row. Failures (bad input, non-finite samples, errors) become a
+    row with status "failed" and the reason; they never stop the sweep."""
+    row = _base_row(cell, ctx)
+    suite = ctx.suite
+    try:
+        model = ctx.model(cell.model)
+        if row["data"] is None:
+            row["data"] = getattr(model, "dataset", None)
+        spec = get_sampler(cell.sampler)
+        options = dict(suite.sampler_options.get(cell.sampler, {}))
+        noise = ctx.noise(cell.model, cell.seed).to(device=ctx.device, dtype=ctx.dtype)
+
+        def draw():
+            return sample(model, spec, cell.nfe, noise=noise, **options)
+
+        result = draw()
+        row.update({"grid": options.get("grid", spec.default_grid), "nfe_measured": result.nfe_measured})
+        row.update({k: v for k, v in result.info.items() if isinstance(v, (int, float, str, bool)) or v is None})
+        if result.nfe_expected is not None and result.nfe_expected != result.nfe_measured:
+            raise AssertionError(f"sampler {spec.name!r} made {result.nfe_measured} evaluations but planned "
+                                 f"{result.nfe_expected}")
+        x = result.x
+        bad = (~torch.isfinite(x.flatten(1)).all(1)).sum().item()
+        if bad:
+            row.update(status="failed", reason=f"non-finite samples: {bad} of {len(x)}")
+            return row
+        metrics = suite.metrics
+        if "ref_rmse" in metrics or "straightness" in metrics:
+            ref = ctx.reference(cell.model, cell.seed)
+            row.update(ref_nfe=ref["nfe"], ref_rtol=ref["rtol"])
+            if "ref_rmse" in metrics:
+                row["ref_rmse"] = ref_rmse(x, ref["x_end"])
+            if "straightness" in metrics:
+                row["straightness"] = ref["straightness"]
+        data = ctx.heldout(cell.model)
+        if data is not None:
+            if "w2" in metrics and min(len(x), len(data[0])) >= MIN_POINTS_W2:
+                row["w2"] = w2(x[: len(data[0])], data[0])
+                row["w2_floor"] = ctx.w2_floor(cell.model)
+            elif "w2" in metrics:
+                row["reason"] = f"w2 not computed: needs >= {MIN_POINTS_W2} samples and data points"
+            if "sw2" in metrics:
+                row["sw2"] = sliced_w2(x, data[0])
+        if "wall_clock_s" in metrics:
+            row["wall_clock_s"] = time_callable(draw, repeats=suite.timing_repeats, warmup=1,
+                                                device=ctx.device)["median_s"]
+    except RFBenchError as exc:
+        row.update(status="failed", reason=str(exc))
+    except Exception as exc:  # noqa: BLE001 - a broken cell must not cost the others
+        tb = traceback.extract_tb(exc.__traceback__)[-1]
+        row.update(status="failed", reason=f"{type(exc).__name__}: {exc} (at {Path(tb.filename).name}:{tb.lineno})")
+    return row
+
+
+def cell_hash(cell: Cell, ctx: SweepContext) -> str:
+    cell_dict = {"suite": cell.suite, "model": cell.model.as_dict(), "sampler": cell.sampler, "nfe": cell.nfe,
+                 "seed": cell.seed}
+    return cell_config_hash(cell_dict, ctx.suite.settings(), str(ctx.device), str(ctx.dtype))
+
+
+def execute_cell(ctx: SweepContext, store: CellStore, cell: Cell, *, force: bool = False) -> tuple[dict, bool]:
+    """Run ``cell`` unless a fresh record exists; persist the row; return (row, was_computed)."""
+    h, code = cell_hash(cell, ctx), code_hash()
+    if not force:
+        rec = store.fresh(cell.id, h, code)
+        if rec is not None:
+            return rec["row"], False
+    start = time.perf_counter()
+    row = run_cell(ctx, cell)
+    row["cell_seconds"] = time.perf_counter() - start
+    store.save(cell.id, h, code, row)
+    return row, True
+
+
+def sweep(suite: Suite, out_dir: str | Path, *, device: str = "cpu", force: bool = False,
+          progress: bool = True) -> tuple[list[dict], dict]:
+    """Run every cell of a configured suite; returns (rows in cell order, summary counts)."""
+    ctx = SweepContext(suite, device=device, progress=progress)
+    store = CellStore(out_dir)
+    cells = suite.cells()
+    rows, computed, failed = [], 0, 0
+    bar = tqdm(cells, desc=f"{suite.name}", unit="cell", disable=None if progress else True)
+    for cell in bar:
+        bar.set_postfix_str(cell.id[-48:], refresh=False)
+        row, ran = execute_cell(ctx, store, cell, force=force)
+        computed += ran
+        failed += row["status"] != "ok"
+        rows.append(row)
+    bar.close()
+    return rows, {"cells": len(cells), "computed": computed, "reused": len(cells) - computed, "failed": failed}
+
+
+def is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))

@@ -1,0 +1,18 @@
+"""The sampler catalogue. Each sampler is a short function ``fn(model, x, ts, **options)`` that
+reads like its paper's update rule, registered with its order, NFE per step and NFE plan.
+
+>>> from rfbench.samplers import SAMPLERS, get_sampler
+>>> get_sampler("heun").order
+2
+"""
+
+from . import adaptive, classic  # noqa: F401  (registers the samplers)
+from .adaptive import ReferenceSolution, reference_solution, solve_ode
+from .api import SampleResult, sample
+from .grids import GRIDS, make_grid, register_grid
+from .registry import SAMPLERS, Plan, SamplerSpec, get_sampler, register_sampler
+
+__all__ = [
+    "GRIDS", "SAMPLERS", "Plan", "ReferenceSolution", "SampleResult", "SamplerSpec", "get_sampler",
+    "make_grid", "reference_solution", "register_grid", "register_sampler", "sample", "solve_ode",
+]

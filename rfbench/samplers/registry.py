@@ -1,0 +1,82 @@
+"""The sampler registry: name -> :class:`SamplerSpec` (update rule + metadata + NFE plan)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import InvalidInputError
+from ..models.base import FlowModel
+from ..registry import Registry
+
+
+@dataclass
+class Plan:
+    """How a sampler realises a requested NFE on a model.
+
+    steps: number of grid intervals; expected_nfe: model evaluations the update rule will make
+    (checked against the measured count); kwargs: extra arguments for the sampler function;
+    info: anything worth a column (e.g. a rounding note, calibration seconds).
+    """
+
+    steps: int
+    expected_nfe: int | None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _one_per_step(nfe: int, model: FlowModel, options: dict) -> Plan:
+    return Plan(steps=nfe, expected_nfe=nfe)
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    """A registered sampler.
+
+    fn: ``fn(model, x, ts, **kwargs) -> x`` walking the decreasing grid ``ts`` from x at ts[0].
+    order: global convergence order (None when it has none: adaptive or learned parts).
+    nfe_per_step: as the paper counts it, e.g. "1", "2", "2 (last step 1)".
+    plan: ``plan(nfe, model, options) -> Plan``.
+    needs: "velocity" (any model) or "schedule" (needs data/noise predictions).
+    adaptive: True for error-controlled solvers (NFE is an outcome, not a request).
+    """
+
+    name: str
+    fn: Callable
+    order: int | None
+    nfe_per_step: str
+    paper: str
+    description: str
+    default_grid: str = "uniform"
+    plan: Callable[[int, FlowModel, dict], Plan] = _one_per_step
+    needs: str = "velocity"
+    adaptive: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def make_plan(self, nfe: int | None, model: FlowModel, options: dict) -> Plan:
+        if self.needs == "schedule":
+            model.require_schedule(f"the data/noise predictions {self.name!r} needs")
+        if self.adaptive:
+            if nfe is not None:
+                raise InvalidInputError(
+                    f"sampler {self.name!r} is adaptive: its NFE is measured, not requested; "
+                    "pass nfe=None and set rtol/atol instead"
+                )
+            return self.plan(0, model, options)
+        if isinstance(nfe, bool) or not isinstance(nfe, int):
+            raise InvalidInputError(f"nfe for sampler {self.name!r} must be a positive integer, got {nfe!r}")
+        if nfe < 1:
+            raise InvalidInputError(f"nfe for sampler {self.name!r} must be >= 1, got {nfe}")
+        return self.plan(nfe, model, options)
+
+
+SAMPLERS: Registry[SamplerSpec] = Registry("sampler")
+
+
+def register_sampler(spec: SamplerSpec, *, replace: bool = False) -> SamplerSpec:
+    return SAMPLERS.register(spec.name, spec, replace=replace)
+
+
+def get_sampler(name: str) -> SamplerSpec:
+    return SAMPLERS.get(name)
