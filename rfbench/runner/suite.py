@@ -61,6 +61,7 @@ class Suite:
     n_data: int = 2000
     metrics: tuple[str, ...] = ("ref_rmse", "w2", "sw2", "straightness", "wall_clock_s")
     timing_repeats: int = 3
+    reference_tol: float = 1e-10
     sampler_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     quick: dict[str, Any] = field(default_factory=dict)
     default_device: str = "cpu"
@@ -125,4 +126,5 @@ class Suite:
     def settings(self) -> dict:
         """What every cell's numbers depend on besides the cell itself (hashed into cell records)."""
         return {"n_samples": self.n_samples, "n_data": self.n_data, "metrics": list(self.metrics),
-                "timing_repeats": self.timing_repeats, "sampler_options": self.sampler_options}
+                "timing_repeats": self.timing_repeats, "sampler_options": self.sampler_options,
+                "reference_tol": self.reference_tol}

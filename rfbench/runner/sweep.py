@@ -23,7 +23,7 @@ from ..metrics.distribution import MIN_POINTS_W2
 from ..models import get_model
 from ..models.base import FlowModel
 from ..samplers import get_sampler, reference_solution, sample
-from ..samplers.adaptive import REFERENCE_ATOL, REFERENCE_RTOL, model_in_dtype
+from ..samplers.adaptive import model_in_dtype
 from .environment import code_hash, environment
 from .records import CellStore, cell_config_hash
 from .suite import Cell, ModelSpec, Suite
@@ -83,13 +83,14 @@ class SweepContext:
         if key not in self._refs:
             model = self.model(spec)
             ref_dtype = torch.float64
-            cfg = {"model": model.config(), "seed": seed, "n": self.suite.n_samples, "rtol": REFERENCE_RTOL,
-                   "atol": REFERENCE_ATOL, "dtype": str(ref_dtype), "k": 64, "v": REFERENCE_VERSION}
+            tol = self.suite.reference_tol
+            cfg = {"model": model.config(), "seed": seed, "n": self.suite.n_samples, "rtol": tol, "atol": tol,
+                   "dtype": str(ref_dtype), "k": 64, "v": REFERENCE_VERSION}
             path = cache.cache_dir("references") / f"{model.name}-{cache.config_hash(cfg)}.pt"
 
             def build() -> dict:
                 noise = self.noise(spec, seed).to(self.device)
-                sol = reference_solution(model, noise, dtype=ref_dtype, times=midpoint_times(model))
+                sol = reference_solution(model, noise, rtol=tol, atol=tol, dtype=ref_dtype, times=midpoint_times(model))
                 ref_model = model_in_dtype(model, ref_dtype)
                 s = straightness_from_trajectory(ref_model, sol.times[1:-1], sol.states[1:-1], sol.states[0],
                                                  sol.x_end)

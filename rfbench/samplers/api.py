@@ -45,9 +45,11 @@ def _resolve_model(model: FlowModel | str) -> FlowModel:
     return model
 
 
-def _param_dtype(model: FlowModel) -> torch.dtype | None:
-    for p in model.parameters():
-        return p.dtype
+def _model_dtype(model: FlowModel) -> torch.dtype | None:
+    """The dtype of the model's first floating parameter or buffer (None for a pure function)."""
+    for p in list(model.parameters()) + list(model.buffers()):
+        if p.is_floating_point():
+            return p.dtype
     return None
 
 
@@ -92,14 +94,14 @@ def sample(
     if noise is None:
         if n is None or isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise InvalidInputError(f"pass noise=<tensor> or a positive integer n=, got n={n!r}")
-        noise = model.sample_prior(n, seed=seed)
+        noise = model.sample_prior(n, seed=seed, dtype=torch.float64)
     elif not isinstance(noise, torch.Tensor) or noise.ndim < 1:
         raise InvalidInputError(f"noise must be a tensor of shape (n, *data_shape), got {type(noise).__name__}")
     elif model.data_shape is not None and tuple(noise.shape[1:]) != model.data_shape:
         raise InvalidInputError(
             f"noise has sample shape {tuple(noise.shape[1:])}, but model {model.name!r} expects {model.data_shape}"
         )
-    dtype = dtype or _param_dtype(model) or (noise.dtype if noise.is_floating_point() else torch.float32)
+    dtype = dtype or _model_dtype(model) or (noise.dtype if noise.is_floating_point() else torch.float32)
     device = torch.device(device) if device is not None else noise.device
     x = noise.to(device=device, dtype=dtype)
 

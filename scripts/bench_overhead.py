@@ -1,0 +1,90 @@
+"""Sampler overhead: a sampler's wall clock divided by (NFE x one bare network call).
+
+Target (issue 2): 1.10 or less at batch 4096 on CPU. The bare call is the trained 1-RF MLP's
+``net(x, t)`` with a ready (batch,) time tensor; the sampler call is ``rfbench.sample`` end to end
+(plan, grid, NFE counter, conversions). Both are timed in this run, interleaved, as medians.
+
+    python scripts/bench_overhead.py [--batch 4096] [--nfe 16] [--repeats 15] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+import rfbench
+from rfbench.models import get_model
+from rfbench.samplers import SAMPLERS
+
+
+def timed(fn, device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0
+
+
+def interleaved(bare_fn, full_fn, nfe: int, repeats: int, device: torch.device) -> dict:
+    """Alternate NFE bare calls and one sampler call, so both see the same machine load.
+
+    Returns min and median of each. The minimum is the figure of merit (as timeit recommends):
+    on a shared 2-core machine the medians wander by tens of percent between runs.
+    """
+    bare, full = [], []
+    for _ in range(repeats):
+        bare.append(timed(lambda: [bare_fn() for _ in range(nfe)], device) / nfe)
+        full.append(timed(full_fn, device))
+    return {"bare_min": min(bare), "full_min": min(full), "bare_med": statistics.median(bare),
+            "full_med": statistics.median(full)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--batch", type=int, default=4096)
+    ap.add_argument("--nfe", type=int, default=16)
+    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--samplers", default=None, help="comma-separated (default: every fixed-step sampler that runs "
+                                                      "on a plain velocity model)")
+    args = ap.parse_args()
+    device = torch.device(args.device)
+    model = get_model("1-rf", data="8gaussians", progress=False).to(device)
+    net = model.net
+    noise = model.sample_prior(args.batch, seed=0, device=device)
+    t = torch.full((args.batch,), 0.5, device=device)
+    names = args.samplers.split(",") if args.samplers else [
+        n for n in SAMPLERS if not SAMPLERS.get(n).adaptive and SAMPLERS.get(n).needs in ("velocity", "schedule")]
+    with torch.inference_mode():
+        for _ in range(5):
+            net(noise, t)
+        rows = []
+        for name in names:
+            try:
+                out = rfbench.sample(model, name, args.nfe, noise=noise)
+            except Exception as exc:  # e.g. samplers that need a calibration or a refiner
+                rows.append((name, None, None, None, f"skipped: {type(exc).__name__}: {exc}"))
+                continue
+            nfe = out.nfe_measured
+            r = interleaved(lambda: net(noise, t), lambda: rfbench.sample(model, name, args.nfe, noise=noise),
+                            nfe, args.repeats, device)
+            rows.append((name, nfe, r["bare_min"], r["full_min"],
+                         f"{r['full_min'] / (nfe * r['bare_min']):.3f}  (medians: "
+                         f"{r['full_med'] / (nfe * r['bare_med']):.3f})"))
+    print(f"sampler overhead on {device} ({torch.get_num_threads()} threads), batch {args.batch}, "
+          f"requested NFE {args.nfe}, 1-RF MLP {sum(p.numel() for p in net.parameters())} params")
+    print(f"{'sampler':<22}{'NFE':>5}{'bare call ms':>14}{'sampler ms':>12}  ratio of minima (target <= 1.10)")
+    for name, nfe, bare, full, ratio in rows:
+        if nfe is None:
+            print(f"{name:<22}{ratio}")
+        else:
+            print(f"{name:<22}{nfe:>5}{bare * 1e3:>14.3f}{full * 1e3:>12.2f}  {ratio}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""The sweep runner, its records and outputs, the CLI, and the pytest plugin."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from rfbench.cli import main
+from rfbench.runner import run_suite
+from rfbench.samplers import SamplerSpec, register_sampler
+from rfbench.samplers.registry import SAMPLERS
+
+SMALL = dict(models=["analytic-gmm-rf", "analytic-pfgmpp-d128"], samplers=["euler", "heun", "dopri5"], nfe=[2, 4],
+             n_samples=2000, progress=False)
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("toy2d")
+    return out, run_suite("toy2d", out=out, **SMALL)
+
+
+def test_sweep_writes_table_markdown_and_plots(small_run):
+    out, result = small_run
+    df = pd.read_csv(out / "results.csv")
+    assert len(df) == 2 * (2 * 2 + 1)
+    for col in ("suite", "model", "sampler", "nfe", "nfe_measured", "ref_rmse", "straightness", "w2", "sw2",
+                "wall_clock_s", "n_samples", "seed", "device", "torch_version", "rfbench_version", "git_commit"):
+        assert col in df.columns, col
+    assert (df["status"] == "ok").all()
+    fixed = df[df["sampler"] != "dopri5"]
+    assert (fixed.loc[fixed["sampler"] == "euler", "nfe_measured"] == fixed.loc[fixed["sampler"] == "euler", "nfe"]).all()
+    assert df["ref_rmse"].notna().all() and (df["wall_clock_s"] > 0).all()
+    # dopri5 at 1e-5 is far more accurate than 4-step Euler
+    rf = df[df["model"] == "analytic-gmm-rf"].set_index(["sampler", "nfe"], drop=False)
+    assert rf[rf["sampler"] == "dopri5"]["ref_rmse"].iloc[0] < rf.loc[("euler", 4), "ref_rmse"] / 100
+    assert "## analytic-gmm-rf" in (out / "results.md").read_text()
+    assert (out / "ref_rmse_vs_nfe.png").stat().st_size > 10_000
+
+
+def test_rerun_reuses_cells_and_force_recomputes(small_run):
+    out, _ = small_run
+    again = run_suite("toy2d", out=out, **SMALL)
+    assert again["summary"]["computed"] == 0 and again["summary"]["reused"] == 10
+    forced = run_suite("toy2d", out=out, force=True, **{**SMALL, "models": ["analytic-gmm-rf"], "nfe": [2]})
+    assert forced["summary"]["computed"] == 3
+
+
+def test_changed_settings_are_recomputed_not_mixed(small_run, tmp_path):
+    out, _ = small_run
+    res = run_suite("toy2d", out=out, **{**SMALL, "models": ["analytic-gmm-rf"], "samplers": ["euler"],
+                                         "n_samples": 2001})
+    assert res["summary"]["computed"] == 2
+    assert set(pd.read_csv(out / "results.csv")["n_samples"]) == {2001}
+
+
+def test_nonfinite_cell_fails_with_reason_and_sweep_goes_on(tmp_path):
+    def sample_nan(model, x, ts):
+        model.velocity(x, float(ts[0]))
+        return torch.full_like(x, float("nan"))
+
+    if "nan-test" not in SAMPLERS:
+        register_sampler(SamplerSpec("nan-test", sample_nan, 1, "1", "test", "always NaN"))
+    try:
+        res = run_suite("toy2d", out=tmp_path, models=["analytic-gmm-rf"], samplers=["nan-test", "euler"], nfe=[1],
+                        n_samples=100, progress=False)
+    finally:
+        SAMPLERS._entries.pop("nan-test")
+    df = res["frame"]
+    bad = df[df["sampler"] == "nan-test"].iloc[0]
+    assert bad["status"] == "failed" and "non-finite samples: 100 of 100" in bad["reason"]
+    assert df[df["sampler"] == "euler"].iloc[0]["status"] == "ok"
+
+
+def test_cell_records_are_json_with_hashes(small_run):
+    out, _ = small_run
+    rec = json.loads(next((out / "cells").glob("analytic-gmm-rf-heun-nfe2-seed0.json")).read_text())
+    assert {"cell", "config_hash", "code_hash", "row"} <= set(rec)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["run", "toy3d"], "unknown suite 'toy3d'"),
+    (["run", "toy2d", "--models", "2-rff"], "unknown model '2-rff'"),
+    (["run", "toy2d", "--samplers", "huen"], "Did you mean 'heun'"),
+    (["run", "toy2d", "--nfe", "0,2"], "--nfe must be a list of positive integers"),
+    (["run", "toy2d", "--device", "tpu"], "--device must be 'cpu', 'cuda' or 'cuda:N'"),
+    (["train", "analytic-gmm-rf"], "is analytic; only trained models can be trained"),
+    (["train", "1-rf", "--data", "mnist"], "cannot be trained on dataset 'mnist'"),
+])
+def test_cli_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path):
+    assert main(argv + (["--out", str(tmp_path)] if argv[0] == "run" else [])) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and err.startswith("rfbench: error:") and len(err.splitlines()) == 1
+
+
+def test_cli_list_shows_orders_and_nfe_per_step(capsys):
+    assert main(["list", "samplers"]) == 0
+    text = capsys.readouterr().out
+    assert "heun" in text and "2 (odd NFE: last step Euler)" in text and "order" in text
+
+
+def test_cli_run_end_to_end(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "rfbench.cli", "run", "toy2d", "--models", "analytic-gmm-rf",
+                           "--samplers", "euler", "--nfe", "2,4", "--out", str(tmp_path), "--no-progress"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 cells (2 computed" in proc.stdout
+    assert (tmp_path / "results.csv").exists() and (tmp_path / "results.md").exists()
+
+
+def test_pytest_plugin_runs_suite_cells_selected_with_k(pytester, tmp_path):
+    pytester.makepyfile(toy2d_suite=Path(__file__).resolve().parents[1].joinpath("suites", "toy2d.py").read_text())
+    out = tmp_path / "plugin-out"
+    res = pytester.runpytest_subprocess(
+        "toy2d_suite.py", f"--rfbench-out={out}",
+        "--rfbench-models=analytic-gmm-rf", "--rfbench-nfe=2,4", "-k", "euler or heun", "-q")
+    res.assert_outcomes(passed=4)
+    df = pd.read_csv(out / "results.csv")
+    assert sorted(df["sampler"]) == ["euler", "euler", "heun", "heun"]
