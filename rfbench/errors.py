@@ -28,6 +28,11 @@ class UnknownNameError(RFBenchError, KeyError):
         return self.args[0]
 
 
+class NotApplicableError(RFBenchError):
+    """A sampler or metric whose math does not apply to a model (e.g. DPM-Solver on a velocity
+    field with no (alpha, sigma) schedule). Sweeps record such cells as ``n/a`` with the reason."""
+
+
 class InvalidInputError(RFBenchError, ValueError):
     """A value of the right kind but outside what is accepted (NFE < 1, wrong shape, bad path)."""
 

@@ -64,10 +64,10 @@ def _suite_state(config, name: str) -> dict:
                 samplers=_split(config.getoption("rfbench_samplers")),
                 seeds=_split(config.getoption("rfbench_seeds"), int),
             )
-            ctx = SweepContext(suite, device=config.getoption("rfbench_device"), progress=False)
+            out = Path(config.getoption("rfbench_out") or Path("rfbench-out") / name)
+            ctx = SweepContext(suite, device=config.getoption("rfbench_device"), progress=False, out_dir=out)
         except RFBenchError as exc:
             raise pytest.UsageError(f"rfbench: {exc}") from None
-        out = Path(config.getoption("rfbench_out") or Path("rfbench-out") / name)
         state[name] = {"suite": suite, "ctx": ctx, "store": CellStore(out), "out": out, "rows": {}, "ran": 0}
     return state[name]
 
@@ -115,7 +115,7 @@ def pytest_sessionfinish(session, exitstatus):
         order = [c.id for c in state["suite"].cells() if c.id in state["rows"]]
         rows = [state["rows"][cid] for cid in order]
         summary = {"cells": len(rows), "computed": state["ran"], "reused": len(rows) - state["ran"],
-                   "failed": sum(r["status"] != "ok" for r in rows)}
+                   "failed": sum(r["status"] == "failed" for r in rows)}
         result = write_outputs(rows, state["out"], name, summary)
         state["written"] = result
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 
 import pytest
+import torch
 
 pytest_plugins = ["pytester"]
-import torch
 
 
 def pytest_configure(config):

@@ -128,3 +128,25 @@ def test_karras_grid():
     vp = get_model("analytic-gmm-vp")
     tv = make_grid("karras", 6, vp)
     assert float(tv[0]) == 1.0 and float(tv[-1]) == pytest.approx(vp.t_min)
+
+
+def test_ddim_is_euler_on_the_flow_path(gmm_rf):
+    noise = gmm_rf.sample_prior(64, seed=0, dtype=torch.float64)
+    a = rfbench.sample(gmm_rf, "ddim", 7, noise=noise).x
+    b = rfbench.sample(gmm_rf, "euler", 7, noise=noise).x
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("sampler,order,grid", [("ddim", 1, "uniform"), ("edm-heun", 2, "karras")])
+def test_diffusion_coordinate_samplers_orders_on_vp(sampler, order, grid):
+    res = measure_convergence(get_model("analytic-gmm-vp"), sampler, NFES, n=200, grid=grid)
+    assert abs(res.order - order) < 0.2, (res.order, res.errors)
+
+
+def test_edm_heun_is_not_applicable_where_sigma_over_alpha_is_infinite(gmm_rf):
+    from rfbench.errors import NotApplicableError
+
+    with pytest.raises(NotApplicableError, match="alpha\\(t_max\\) = 0"):
+        rfbench.sample(gmm_rf, "edm-heun", 8, n=4)
+    # and on PFGM++ it is EDM's sampler: 2M - 1 evaluations for M grid steps
+    assert rfbench.sample("analytic-pfgmpp-d128", "edm-heun", 35, n=4).nfe_measured == 35

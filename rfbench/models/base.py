@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, NotApplicableError
 from . import conversions
 from .priors import GaussianPrior, Prior
 from .schedules import Schedule
@@ -83,7 +83,12 @@ class FlowModel(nn.Module):
 
     # -- predictions in the form a sampler needs ------------------------------------------------
     def predict(self, x: torch.Tensor, t, kind: str = "velocity") -> torch.Tensor:
-        out = self._call(x, t)
+        """One evaluation, returned as ``kind`` ("velocity", "x0" or "eps")."""
+        return self.convert(self._call(x, t), kind, x, t)
+
+    def convert(self, out: torch.Tensor, kind: str, x: torch.Tensor, t) -> torch.Tensor:
+        """Convert a native output ``out`` at (x, t) to ``kind`` without evaluating the model again
+        (for samplers that need two forms of the same evaluation)."""
         if kind == self.prediction:
             return out
         return conversions.convert(out, self.prediction, kind, x, t, self.require_schedule(kind))
@@ -102,7 +107,7 @@ class FlowModel(nn.Module):
 
     def require_schedule(self, what: str = "a schedule") -> Schedule:
         if self.schedule is None:
-            raise InvalidInputError(
+            raise NotApplicableError(
                 f"model {self.name!r} has no (alpha, sigma) schedule, so it cannot provide {what} "
                 "predictions; use a velocity-based sampler (euler, heun, ...) or give the model a schedule"
             )

@@ -57,11 +57,12 @@ def markdown(df: pd.DataFrame, suite_name: str, summary: dict | None = None) -> 
         lines.append("|" + "---|" * len(header))
         for _, r in ok.iterrows():
             lines.append("| " + " | ".join(_fmt(r.get(c)) for c in header) + " |")
-        bad = group[group["status"] != "ok"]
-        if len(bad):
-            lines += ["", "Failed cells:", ""]
-            for _, r in bad.iterrows():
-                lines.append(f"- {r['sampler']} nfe={_fmt(r['nfe'])}: {r['reason']}")
+        for status, title in (("failed", "Failed cells"), ("n/a", "Not applicable")):
+            bad = group[group["status"] == status]
+            if len(bad):
+                lines += ["", f"{title}:", ""]
+                for _, r in bad.iterrows():
+                    lines.append(f"- {r['sampler']} nfe={_fmt(r['nfe'])}: {r['reason']}")
         lines.append("")
     return "\n".join(lines)
 

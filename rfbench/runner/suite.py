@@ -62,6 +62,7 @@ class Suite:
     metrics: tuple[str, ...] = ("ref_rmse", "w2", "sw2", "straightness", "wall_clock_s")
     timing_repeats: int = 3
     reference_tol: float = 1e-10
+    artifacts: tuple[str, ...] = ()
     sampler_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     quick: dict[str, Any] = field(default_factory=dict)
     default_device: str = "cpu"

@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import cache
-from ..errors import InvalidInputError, RFBenchError
+from ..errors import InvalidInputError, NotApplicableError, RFBenchError
 from ..metrics import midpoint_times, ref_rmse, sliced_w2, straightness_from_trajectory, time_callable, w2
 from ..metrics.distribution import MIN_POINTS_W2
 from ..models import get_model
@@ -25,6 +25,7 @@ from ..models.base import FlowModel
 from ..samplers import get_sampler, reference_solution, sample
 from ..samplers.adaptive import model_in_dtype
 from .environment import code_hash, environment
+from .hooks import ARTIFACTS, CELL_METRICS, add_note
 from .records import CellStore, cell_config_hash
 from .suite import Cell, ModelSpec, Suite
 
@@ -32,8 +33,10 @@ REFERENCE_VERSION = 1  # bump when the reference procedure changes
 HELDOUT_SEED = 10_000  # held-out data are drawn with this seed (training sets use others)
 MAX_DIM_W2 = 16  # exact W2 / sliced W2 only for low-dimensional data; images get their own metrics
 
+BUILTIN_METRICS = ("ref_rmse", "straightness", "w2", "sw2", "wall_clock_s")
+
 COLUMNS = [
-    "suite", "model", "data", "sampler", "grid", "nfe", "nfe_measured", "status", "reason",
+    "suite", "model", "data", "sampler", "grid", "nfe", "nfe_measured", "status", "reason", "notes",
     "ref_rmse", "w2", "sw2", "w2_floor", "straightness", "wall_clock_s", "n_samples", "seed",
     "device", "dtype", "ref_nfe", "ref_rtol", "torch_version", "rfbench_version", "git_commit", "code_hash",
 ]
@@ -55,8 +58,10 @@ class SweepContext:
     """Per-process memo of models, noise, references and data for one configured suite."""
 
     def __init__(self, suite: Suite, *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
-                 progress: bool = True):
+                 progress: bool = True, out_dir: str | Path | None = None):
         self.suite = suite
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.memo: dict = {}  # for hooks: per-process state (feature extractors, reference statistics)
         self.device = parse_device(device)
         self.dtype = dtype
         self.progress = progress
@@ -169,12 +174,19 @@ def run_cell(ctx: SweepContext, cell: Cell) -> dict[str, Any]:
                 row["w2"] = w2(x[: len(data[0])], data[0])
                 row["w2_floor"] = ctx.w2_floor(cell.model)
             elif "w2" in metrics:
-                row["reason"] = f"w2 not computed: needs >= {MIN_POINTS_W2} samples and data points"
+                add_note(row, f"w2 not computed: needs >= {MIN_POINTS_W2} samples and data points")
             if "sw2" in metrics:
                 row["sw2"] = sliced_w2(x, data[0])
+        for name in metrics:
+            if name not in BUILTIN_METRICS:
+                CELL_METRICS.get(name)(ctx, cell, result, row)
+        for name in suite.artifacts:
+            ARTIFACTS.get(name)(ctx, cell, result, row)
         if "wall_clock_s" in metrics:
             row["wall_clock_s"] = time_callable(draw, repeats=suite.timing_repeats, warmup=1,
                                                 device=ctx.device)["median_s"]
+    except NotApplicableError as exc:
+        row.update(status="n/a", reason=str(exc))
     except RFBenchError as exc:
         row.update(status="failed", reason=str(exc))
     except Exception as exc:  # noqa: BLE001 - a broken cell must not cost the others
@@ -206,7 +218,7 @@ def execute_cell(ctx: SweepContext, store: CellStore, cell: Cell, *, force: bool
 def sweep(suite: Suite, out_dir: str | Path, *, device: str = "cpu", force: bool = False,
           progress: bool = True) -> tuple[list[dict], dict]:
     """Run every cell of a configured suite; returns (rows in cell order, summary counts)."""
-    ctx = SweepContext(suite, device=device, progress=progress)
+    ctx = SweepContext(suite, device=device, progress=progress, out_dir=out_dir)
     store = CellStore(out_dir)
     cells = suite.cells()
     rows, computed, failed = [], 0, 0
@@ -215,7 +227,7 @@ def sweep(suite: Suite, out_dir: str | Path, *, device: str = "cpu", force: bool
         bar.set_postfix_str(cell.id[-48:], refresh=False)
         row, ran = execute_cell(ctx, store, cell, force=force)
         computed += ran
-        failed += row["status"] != "ok"
+        failed += row["status"] == "failed"
         rows.append(row)
     bar.close()
     return rows, {"cells": len(cells), "computed": computed, "reused": len(cells) - computed, "failed": failed}
