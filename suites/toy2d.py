@@ -15,6 +15,6 @@ import pytest
 
 def test_cell(rfbench_cell):
     row = rfbench_cell.run()
-    if row["status"] == "n/a":
+    if row["status"] == "not-applicable":
         pytest.skip(row["reason"])
     assert row["status"] == "ok", row["reason"]

@@ -121,4 +121,4 @@ def test_pytest_plugin_runs_suite_cells_selected_with_k(pytester, tmp_path):
     res.assert_outcomes(passed=4, skipped=2)  # edm-heun is n/a on the flow path at t = 1 (skipped, with reason)
     df = pd.read_csv(out / "results.csv")
     assert sorted(df["sampler"]) == ["edm-heun", "edm-heun", "euler", "euler", "heun", "heun"]
-    assert set(df.loc[df["sampler"] == "edm-heun", "status"]) == {"n/a"}
+    assert set(df.loc[df["sampler"] == "edm-heun", "status"]) == {"not-applicable"}

@@ -31,9 +31,14 @@ FIXED_STEP = [name for name in SAMPLERS if not SAMPLERS.get(name).adaptive]
 def test_measured_nfe_equals_plan(name, model_name):
     """The counter sees exactly the evaluations each sampler's plan states, for every fixed-step
     sampler, on a model evaluable at t_min and on one that is not (EDM-type end point)."""
+    from rfbench.errors import NotApplicableError
+
     model = get_model(model_name)
     for nfe in (1, 2, 3, 4, 5, 8, 13):
-        out = rfbench.sample(model, name, nfe, n=16)
+        try:
+            out = rfbench.sample(model, name, nfe, n=16)
+        except NotApplicableError:
+            pytest.skip(f"{name} does not apply to {model_name}")
         assert out.nfe_measured == out.nfe_expected, (name, nfe, out.nfe_measured, out.nfe_expected)
 
 

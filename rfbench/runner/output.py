@@ -57,7 +57,7 @@ def markdown(df: pd.DataFrame, suite_name: str, summary: dict | None = None) -> 
         lines.append("|" + "---|" * len(header))
         for _, r in ok.iterrows():
             lines.append("| " + " | ".join(_fmt(r.get(c)) for c in header) + " |")
-        for status, title in (("failed", "Failed cells"), ("n/a", "Not applicable")):
+        for status, title in (("failed", "Failed cells"), ("not-applicable", "Not applicable")):
             bad = group[group["status"] == status]
             if len(bad):
                 lines += ["", f"{title}:", ""]

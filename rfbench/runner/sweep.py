@@ -186,7 +186,7 @@ def run_cell(ctx: SweepContext, cell: Cell) -> dict[str, Any]:
             row["wall_clock_s"] = time_callable(draw, repeats=suite.timing_repeats, warmup=1,
                                                 device=ctx.device)["median_s"]
     except NotApplicableError as exc:
-        row.update(status="n/a", reason=str(exc))
+        row.update(status="not-applicable", reason=str(exc))
     except RFBenchError as exc:
         row.update(status="failed", reason=str(exc))
     except Exception as exc:  # noqa: BLE001 - a broken cell must not cost the others
