@@ -30,7 +30,7 @@ class UnknownNameError(RFBenchError, KeyError):
 
 class NotApplicableError(RFBenchError):
     """A sampler or metric whose math does not apply to a model (e.g. DPM-Solver on a velocity
-    field with no (alpha, sigma) schedule). Sweeps record such cells as ``n/a`` with the reason."""
+    field with no (alpha, sigma) schedule). Sweeps record such cells with status ``not-applicable`` and the reason."""
 
 
 class InvalidInputError(RFBenchError, ValueError):
