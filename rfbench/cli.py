@@ -78,7 +78,7 @@ def cmd_run(args) -> int:
     get_suite(args.suite)  # fail fast on an unknown name
     out = args.out or default_out_dir(args.suite)
     start = time.perf_counter()
-    result = run_suite(args.suite, quick=args.quick, device=args.device, out=out, nfe=args.nfe, models=args.models,
+    result = run_suite(args.suite, quick=args.quick, smoke=args.smoke, device=args.device, out=out, nfe=args.nfe, models=args.models,
                        samplers=args.samplers, seeds=args.seeds, n_samples=args.n_samples, force=args.force,
                        progress=not args.no_progress)
     s = result["summary"]
@@ -123,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a benchmark suite (writes results.csv, results.md, plots)")
     run.add_argument("suite", help="suite name (rfbench list suites)")
     run.add_argument("--quick", action="store_true", help="the suite's quick configuration")
+    run.add_argument("--smoke", action="store_true", help="the suite's smoke configuration (whole path, tiny)")
     run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     run.add_argument("--out", default=None, help="output folder (default rfbench-out/SUITE)")
     run.add_argument("--nfe", type=_csv(int, "integer"), default=None, help="NFE list, e.g. 2,4,8")

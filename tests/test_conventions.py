@@ -101,3 +101,26 @@ def test_velocity_is_not_a_diffusion_v_prediction():
     assert not torch.allclose(diffusion_v, model.velocity(x, t))
     torch.testing.assert_close(model.velocity(x, t), eps - x0)
     assert math.isclose(float(FLOW.alpha(t)), 0.5)
+
+
+def test_discrete_vp_schedule_matches_ddpm_alphas_cumprod_and_inverts():
+    """At the grid points t_k = (k+1)/T the schedule reproduces DDPM's alphas_cumprod exactly
+    (computed here independently from the betas), and lambda(t) inverts."""
+    from rfbench.models.schedules import DiscreteVPSchedule
+
+    sched = DiscreteVPSchedule()
+    betas = [1e-4 + (0.02 - 1e-4) * k / 999 for k in range(1000)]
+    prod, acp = 1.0, []
+    for b in betas:
+        prod *= 1 - b
+        acp.append(prod)
+    for k in (0, 1, 10, 500, 999):
+        t = (k + 1) / 1000
+        assert float(sched.alpha(t)) ** 2 == pytest.approx(acp[k], rel=1e-12)
+        assert float(sched.timestep(t)) == pytest.approx(k)
+    t = torch.linspace(0.0015, 0.999, 101, dtype=torch.float64)
+    torch.testing.assert_close(sched.t_of_log_snr(sched.log_snr(t)), t, rtol=1e-9, atol=1e-9)
+    h = 1e-7
+    tm = torch.tensor([0.2503, 0.7107], dtype=torch.float64)  # inside intervals (slopes are piecewise constant)
+    torch.testing.assert_close(sched.d_alpha(tm), (sched.alpha(tm + h) - sched.alpha(tm - h)) / (2 * h), rtol=1e-6,
+                               atol=1e-9)

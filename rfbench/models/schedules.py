@@ -140,6 +140,74 @@ class VPLinearSchedule(Schedule):
         return {"name": self.name, "beta_min": self.beta_min, "beta_max": self.beta_max}
 
 
+class DiscreteVPSchedule(Schedule):
+    """A DDPM schedule of T discrete steps, made continuous as DPM-Solver does for discrete models.
+
+    alphas_cumprod[k] = prod_{i <= k} (1 - beta_i), k = 0..T-1, sit at t_k = (k + 1) / T; log alpha(t)
+    = log sqrt(alphas_cumprod) is interpolated linearly in t between them (and extrapolated linearly
+    below t_0 = 1/T, which is the data end of these models). A network trained on integer steps k
+    is queried at ``timestep(t) = t T - 1`` (k at the grid points). ``beta_schedule``: "linear"
+    (DDPM: 1e-4 .. 0.02) or "scaled_linear" (Stable Diffusion: sqrt-linear, 0.00085 .. 0.012).
+    """
+
+    name = "vp-discrete"
+
+    def __init__(self, num_steps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02,
+                 beta_schedule: str = "linear"):
+        if beta_schedule == "linear":
+            betas = torch.linspace(beta_start, beta_end, num_steps, dtype=torch.float64)
+        elif beta_schedule == "scaled_linear":
+            betas = torch.linspace(beta_start**0.5, beta_end**0.5, num_steps, dtype=torch.float64) ** 2
+        else:
+            raise ValueError(f"beta_schedule must be 'linear' or 'scaled_linear', got {beta_schedule!r}")
+        self.num_steps, self.beta_start, self.beta_end, self.beta_schedule = num_steps, beta_start, beta_end, beta_schedule
+        self.alphas_cumprod = torch.cumprod(1 - betas, 0)
+        self._t = torch.arange(1, num_steps + 1, dtype=torch.float64) / num_steps
+        self._log_alpha = 0.5 * torch.log(self.alphas_cumprod)
+        self._slope = torch.diff(self._log_alpha) / torch.diff(self._t)  # per interval
+
+    def _piece(self, t: torch.Tensor) -> torch.Tensor:
+        return (torch.searchsorted(self._t, t.to(torch.float64).contiguous()) - 1).clamp(0, self.num_steps - 2)
+
+    def log_alpha(self, t):
+        t = _t(t).to(torch.float64)
+        i = self._piece(t)
+        return self._log_alpha[i] + self._slope[i] * (t - self._t[i])
+
+    def alpha(self, t):
+        return torch.exp(self.log_alpha(t))
+
+    def sigma(self, t):
+        return torch.sqrt(-torch.expm1(2 * self.log_alpha(t)))
+
+    def d_alpha(self, t):
+        t = _t(t).to(torch.float64)
+        return self.alpha(t) * self._slope[self._piece(t)]
+
+    def d_sigma(self, t):
+        return -self.alpha(t) * self.d_alpha(t) / self.sigma(t)
+
+    def log_snr(self, t):
+        la = self.log_alpha(t)
+        return la - 0.5 * torch.log(-torch.expm1(2 * la))
+
+    def t_of_log_snr(self, lam):
+        lam = _t(lam).to(torch.float64)
+        la = -0.5 * torch.logaddexp(torch.zeros_like(lam), -2 * lam)  # log alpha from lambda
+        # log alpha is decreasing and piecewise linear in t: invert on the reversed grid
+        rev = -self._log_alpha
+        i = (torch.searchsorted(rev, (-la).contiguous()) - 1).clamp(0, self.num_steps - 2)
+        return self._t[i] + (la - self._log_alpha[i]) / self._slope[i]
+
+    def timestep(self, t: Tensorish) -> torch.Tensor:
+        """The discrete-model input for continuous t: t T - 1 (integer k at grid points)."""
+        return _t(t) * self.num_steps - 1
+
+    def config(self):
+        return {"name": self.name, "num_steps": self.num_steps, "beta_start": self.beta_start,
+                "beta_end": self.beta_end, "beta_schedule": self.beta_schedule}
+
+
 def edm_sigma_to_t(sigma: Tensorish) -> torch.Tensor:
     """EDM / PFGM++ noise level sigma -> rfbench time t = sigma / (1 + sigma)."""
     sigma = _t(sigma)
@@ -154,7 +222,7 @@ def t_to_edm_sigma(t: Tensorish) -> torch.Tensor:
 
 FLOW = FlowSchedule()
 
-SCHEDULES = {"flow": FlowSchedule, "vp-linear": VPLinearSchedule}
+SCHEDULES = {"flow": FlowSchedule, "vp-linear": VPLinearSchedule, "vp-discrete": DiscreteVPSchedule}
 
 
 def schedule_from_config(cfg: dict) -> Schedule:

@@ -13,7 +13,7 @@ def default_out_dir(suite_name: str) -> Path:
     return Path("rfbench-out") / suite_name
 
 
-def run_suite(name: str, *, quick: bool = False, device: str = "cpu", out: str | Path | None = None,
+def run_suite(name: str, *, quick: bool = False, smoke: bool = False, device: str = "cpu", out: str | Path | None = None,
               nfe: list[int] | None = None, models: list[str] | None = None, samplers: list[str] | None = None,
               seeds: list[int] | None = None, n_samples: int | None = None, force: bool = False,
               progress: bool = True) -> dict:
@@ -24,7 +24,7 @@ def run_suite(name: str, *, quick: bool = False, device: str = "cpu", out: str |
     """
     from ..suites import get_suite
 
-    suite = get_suite(name).configure(quick=quick, nfe=nfe, models=models, samplers=samplers, seeds=seeds,
+    suite = get_suite(name).configure(quick=quick, smoke=smoke, nfe=nfe, models=models, samplers=samplers, seeds=seeds,
                                       n_samples=n_samples)
     out_dir = Path(out) if out is not None else default_out_dir(name)
     rows, summary = sweep(suite, out_dir, device=device, force=force, progress=progress)

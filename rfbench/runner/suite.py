@@ -65,17 +65,20 @@ class Suite:
     artifacts: tuple[str, ...] = ()
     sampler_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     quick: dict[str, Any] = field(default_factory=dict)
+    smoke: dict[str, Any] = field(default_factory=dict)  # --smoke: the whole path, tiny, on CPU (for CI)
     default_device: str = "cpu"
 
-    def configure(self, *, quick: bool = False, nfe: list[int] | None = None, models: list[str] | None = None,
+    def configure(self, *, quick: bool = False, smoke: bool = False, nfe: list[int] | None = None, models: list[str] | None = None,
                   samplers: list[str] | None = None, seeds: list[int] | None = None,
                   n_samples: int | None = None) -> Suite:
         """A copy with quick-mode overrides and user selections applied (and validated)."""
         from ..models import MODELS
         from ..samplers import SAMPLERS
 
-        suite = dataclasses.replace(self, **(self.quick if quick else {}))
-        suite.quick = {}
+        if smoke and not self.smoke:
+            raise InvalidInputError(f"suite {self.name!r} has no --smoke mode")
+        suite = dataclasses.replace(self, **(self.quick if quick else {}), **(self.smoke if smoke else {}))
+        suite.quick, suite.smoke = {}, {}
         if nfe is not None:
             bad = [v for v in nfe if isinstance(v, bool) or not isinstance(v, int) or v < 1]
             if bad or not nfe:
