@@ -59,6 +59,7 @@ class Suite:
     seeds: list[int] = field(default_factory=lambda: [0])
     n_samples: int = 2000
     n_data: int = 2000
+    batch_size: int | None = None  # generate in chunks of this size (None: all samples at once)
     metrics: tuple[str, ...] = ("ref_rmse", "w2", "sw2", "straightness", "wall_clock_s")
     timing_repeats: int = 3
     reference_tol: float = 1e-10
@@ -131,4 +132,4 @@ class Suite:
         """What every cell's numbers depend on besides the cell itself (hashed into cell records)."""
         return {"n_samples": self.n_samples, "n_data": self.n_data, "metrics": list(self.metrics),
                 "timing_repeats": self.timing_repeats, "sampler_options": self.sampler_options,
-                "reference_tol": self.reference_tol}
+                "reference_tol": self.reference_tol, "batch_size": self.batch_size}

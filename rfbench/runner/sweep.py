@@ -147,7 +147,7 @@ def run_cell(ctx: SweepContext, cell: Cell) -> dict[str, Any]:
         noise = ctx.noise(cell.model, cell.seed).to(device=ctx.device, dtype=ctx.dtype)
 
         def draw():
-            return sample(model, spec, cell.nfe, noise=noise, **options)
+            return sample(model, spec, cell.nfe, noise=noise, batch_size=suite.batch_size, **options)
 
         result = draw()
         row.update({"grid": options.get("grid", spec.default_grid), "nfe_measured": result.nfe_measured})

@@ -65,6 +65,7 @@ def sample(
     grid_options: dict[str, Any] | None = None,
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
+    batch_size: int | None = None,
     callback=None,
     **options: Any,
 ) -> SampleResult:
@@ -79,6 +80,9 @@ def sample(
             are drawn with ``seed`` (on the CPU, so identical across devices and batch sizes).
         grid: time grid name (default: the sampler's), e.g. "uniform" or "karras".
         device, dtype: where and in what precision to sample (default: the noise's / model's).
+        batch_size: run the sampler on chunks of at most this many samples (memory); each chunk is
+            an independent run, so ``nfe_measured`` is the count of one run (for adaptive samplers
+            the mean over chunks, with ``info["nfe_per_batch"]``).
         **options: sampler options (e.g. ``rtol`` for dopri5).
 
     Returns:
@@ -105,16 +109,26 @@ def sample(
     device = torch.device(device) if device is not None else noise.device
     x = noise.to(device=device, dtype=dtype)
 
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise InvalidInputError(f"batch_size must be a positive integer, got {batch_size!r}")
+
     plan = spec.make_plan(nfe, model, options)
     ts = make_grid(grid or spec.default_grid, plan.steps, model, **(grid_options or {}))
     kwargs = {**plan.kwargs, **options}
     if callback is not None:
         kwargs["callback"] = callback
-    with NFECounter(model) as counter:
-        out = spec.fn(model, x, ts, **kwargs)
     info = dict(plan.info)
-    if isinstance(out, tuple):  # samplers with auxiliary counts return (x, info)
-        out, extra = out
-        info.update(extra)
-    return SampleResult(x=out, noise=noise, ts=ts, sampler=spec.name, nfe_requested=nfe,
-                        nfe_measured=counter.count, nfe_expected=plan.expected_nfe, info=info)
+    outs, counts = [], []
+    for chunk in (x.split(batch_size) if batch_size else (x,)):
+        with NFECounter(model) as counter:
+            out = spec.fn(model, chunk, ts, **kwargs)
+        if isinstance(out, tuple):  # samplers with auxiliary counts return (x, info)
+            out, extra = out
+            info.update(extra)
+        outs.append(out)
+        counts.append(counter.count)
+    if len(set(counts)) > 1:
+        info["nfe_per_batch"] = ",".join(map(str, counts))
+    measured = counts[0] if len(set(counts)) == 1 else round(sum(counts) / len(counts))
+    return SampleResult(x=torch.cat(outs) if len(outs) > 1 else outs[0], noise=noise, ts=ts, sampler=spec.name,
+                        nfe_requested=nfe, nfe_measured=measured, nfe_expected=plan.expected_nfe, info=info)
