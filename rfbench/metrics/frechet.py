@@ -129,7 +129,11 @@ class StatsAccumulator:
 
 def _trace_sqrt_lowrank(sigma: np.ndarray, centred: np.ndarray) -> float:
     n = centred.shape[0]
-    small = centred @ sigma @ centred.T / (n - 1)
+    # centred rows sum to zero: rotate onto the (n - 1)-dim complement of the ones vector (an
+    # orthonormal Helmert basis) so no structurally zero eigenvalue is left to contribute sqrt(round-off)
+    helmert = np.linalg.qr(np.eye(n)[:, :-1] - 1.0 / n)[0]  # n x (n - 1), columns orthogonal to ones
+    x = helmert.T @ centred
+    small = x @ sigma @ x.T / (n - 1)
     eig = np.linalg.eigvalsh((small + small.T) / 2)
     return float(np.sqrt(np.clip(eig, 0.0, None)).sum())
 

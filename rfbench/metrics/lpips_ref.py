@@ -56,11 +56,11 @@ def _quiet_alexnet():
 
 def standin_alexnet_weights(seed: int = 0) -> WeightsFile:
     """A saved, randomly initialised torchvision AlexNet (cached): tests and --smoke only."""
-    path = cache.cache_dir("standins") / f"alexnet-random-seed{seed}-v1.pth"
+    path = cache.cache_dir("standins") / f"alexnet-features-random-seed{seed}-v1.pth"
 
-    def build():
+    def build():  # the convolutional trunk only (features.*), all LPIPS uses
         torch.manual_seed(seed)
-        return _quiet_alexnet().state_dict()
+        return {k: v for k, v in _quiet_alexnet().state_dict().items() if k.startswith("features.")}
 
     cache.cached(path, build)
     sha = cached_sha256(path)
