@@ -33,7 +33,7 @@ def main() -> None:
 
     def report(name, fn, per):
         t = time_callable(fn, repeats=3, warmup=1, device=dev)
-        print(f"{name:<44s} {t['median_s'] / per * 1e3:10.3f} ms  ({t['method']})")
+        print(f"{name:<50s} {t['median_s'] / per * 1e3:10.3f} ms  ({t['method']})")
 
     images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8)
     ext = InceptionFeatures(standin_inception_weights(), device=dev, batch_size=n)
