@@ -1,7 +1,8 @@
 """The ``rfbench`` command line.
 
     rfbench list [models|samplers|suites|metrics|grids|datasets]
-    rfbench run SUITE [--quick] [--device cpu|cuda] [--out DIR] [--nfe 2,4,8] [--models ...] [--samplers ...]
+    rfbench run SUITE [--quick|--smoke] [--device cpu|cuda] [--out DIR] [--nfe 2,4,8] [--models ...] [--samplers ...]
+                      [--set KEY=VALUE ...] [--checkpoint NAME=PATH ...]
     rfbench train MODEL [--data DATA] [--steps N] [--seed S]
 
 Errors caused by input (unknown names, bad values, missing files) print one line and exit 2.
@@ -13,7 +14,7 @@ import argparse
 import sys
 import time
 
-from .errors import InvalidInputError, RFBenchError
+from .errors import InvalidInputError, RFBenchError, SuiteSkipped
 
 
 def _csv(cast=str, what="value"):
@@ -71,16 +72,34 @@ def cmd_list(args) -> int:
     return 0
 
 
+def _key_values(items: list[str] | None, flag: str) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInputError(f"{flag} expects KEY=VALUE, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
 def cmd_run(args) -> int:
     from .runner import default_out_dir, run_suite
     from .suites import get_suite
 
     get_suite(args.suite)  # fail fast on an unknown name
+    options = _key_values(args.set, "--set")
+    if args.checkpoint:
+        _key_values(args.checkpoint, "--checkpoint")  # validates NAME=PATH
+        options["checkpoints"] = ",".join(args.checkpoint)
     out = args.out or default_out_dir(args.suite)
     start = time.perf_counter()
-    result = run_suite(args.suite, quick=args.quick, smoke=args.smoke, device=args.device, out=out, nfe=args.nfe, models=args.models,
-                       samplers=args.samplers, seeds=args.seeds, n_samples=args.n_samples, force=args.force,
-                       progress=not args.no_progress)
+    try:
+        result = run_suite(args.suite, quick=args.quick, smoke=args.smoke, device=args.device, out=out, nfe=args.nfe,
+                           models=args.models, samplers=args.samplers, seeds=args.seeds, n_samples=args.n_samples,
+                           force=args.force, progress=not args.no_progress, options=options or None)
+    except SuiteSkipped as exc:
+        print(f"{args.suite}: skipped: {exc}")
+        return 0
     s = result["summary"]
     print(f"{args.suite}: {s['cells']} cells ({s['computed']} computed, {s['reused']} reused, {s['failed']} failed) "
           f"in {time.perf_counter() - start:.1f} s")
@@ -124,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("suite", help="suite name (rfbench list suites)")
     run.add_argument("--quick", action="store_true", help="the suite's quick configuration")
     run.add_argument("--smoke", action="store_true", help="the suite's smoke configuration (whole path, tiny)")
-    run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    run.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: the suite's, cpu for most)")
     run.add_argument("--out", default=None, help="output folder (default rfbench-out/SUITE)")
     run.add_argument("--nfe", type=_csv(int, "integer"), default=None, help="NFE list, e.g. 2,4,8")
     run.add_argument("--models", type=_csv(str, "model name"), default=None, help="models (name or name@data)")
@@ -133,6 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--n-samples", type=int, default=None, help="samples per cell")
     run.add_argument("--force", action="store_true", help="recompute cells that already have fresh records")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--set", action="append", metavar="KEY=VALUE",
+                     help="a suite option, e.g. fid_n=10000 (repeatable; the suite's options are in its docs)")
+    run.add_argument("--checkpoint", action="append", metavar="NAME=PATH",
+                     help="a model checkpoint to benchmark under NAME (repeatable; suites that load checkpoints)")
     run.set_defaults(func=cmd_run)
 
     tr = sub.add_parser("train", help="train (or load from cache) a model rfbench trains itself")

@@ -43,3 +43,13 @@ class CacheCorruptError(RFBenchError):
 
 class CheckpointError(RFBenchError):
     """A checkpoint that is missing, unreadable, or does not match the model it is loaded into."""
+
+
+class MissingResourceError(RFBenchError):
+    """Weights, data or checkpoints that are not available on this machine (rfbench never downloads
+    them at run time). The message names what is missing and how to provide it."""
+
+
+class SuiteSkipped(RFBenchError):
+    """A suite that cannot run here (no GPU, no checkpoints, no data): the CLI prints the one-line
+    reason and exits 0; the pytest plugin skips the suite's tests."""

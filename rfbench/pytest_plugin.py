@@ -7,7 +7,8 @@ solutions across the session, persists every finished cell, and writes results.c
 and plots to ``--rfbench-out`` when the session ends.
 
 Options: --rfbench-out DIR, --rfbench-device cpu|cuda, --rfbench-nfe 2,4,8, --rfbench-quick,
---rfbench-models, --rfbench-samplers, --rfbench-seeds, --rfbench-force.
+--rfbench-models, --rfbench-samplers, --rfbench-seeds, --rfbench-force, --rfbench-smoke,
+--rfbench-set KEY=VALUE (repeatable). A suite that cannot run here (SuiteSkipped) is one skipped test.
 
 This module is loaded in every pytest session of an environment where rfbench is installed, so
 it imports nothing heavy until a suite file is collected.
@@ -25,13 +26,15 @@ _STATE = pytest.StashKey[dict]()
 def pytest_addoption(parser):
     group = parser.getgroup("rfbench", "rfbench benchmark suites")
     group.addoption("--rfbench-out", default=None, help="output folder (default rfbench-out/<suite>)")
-    group.addoption("--rfbench-device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    group.addoption("--rfbench-device", default=None, help="cpu, cuda or cuda:N (default: the suite's)")
     group.addoption("--rfbench-nfe", default=None, help="comma-separated NFE list, e.g. 2,4,8")
     group.addoption("--rfbench-quick", action="store_true", help="the suite's quick configuration")
     group.addoption("--rfbench-models", default=None, help="comma-separated model names (name or name@data)")
     group.addoption("--rfbench-samplers", default=None, help="comma-separated sampler names")
     group.addoption("--rfbench-seeds", default=None, help="comma-separated seeds")
     group.addoption("--rfbench-force", action="store_true", help="recompute cells that have fresh records")
+    group.addoption("--rfbench-smoke", action="store_true", help="the suite's smoke configuration")
+    group.addoption("--rfbench-set", action="append", default=None, metavar="KEY=VALUE", help="a suite option")
 
 
 def pytest_configure(config):
@@ -51,21 +54,29 @@ def _split(text, cast=str):
 def _suite_state(config, name: str) -> dict:
     state = config.stash[_STATE]
     if name not in state:
-        from rfbench.errors import RFBenchError
+        from rfbench.errors import RFBenchError, SuiteSkipped
         from rfbench.runner import SweepContext
         from rfbench.runner.records import CellStore
         from rfbench.suites import get_suite
 
         try:
+            options = dict(kv.split("=", 1) for kv in config.getoption("rfbench_set") or [] if "=" in kv)
             suite = get_suite(name).configure(
                 quick=config.getoption("rfbench_quick"),
+                smoke=config.getoption("rfbench_smoke"),
                 nfe=_split(config.getoption("rfbench_nfe"), int),
                 models=_split(config.getoption("rfbench_models")),
                 samplers=_split(config.getoption("rfbench_samplers")),
                 seeds=_split(config.getoption("rfbench_seeds"), int),
+                options=options or None,
             )
+            device = config.getoption("rfbench_device") or suite.default_device
+            suite = suite.prepared(device)
             out = Path(config.getoption("rfbench_out") or Path("rfbench-out") / name)
-            ctx = SweepContext(suite, device=config.getoption("rfbench_device"), progress=False, out_dir=out)
+            ctx = SweepContext(suite, device=device, progress=False, out_dir=out)
+        except SuiteSkipped as exc:
+            state[name] = {"skipped": str(exc), "rows": {}}
+            return state[name]
         except RFBenchError as exc:
             raise pytest.UsageError(f"rfbench: {exc}") from None
         state[name] = {"suite": suite, "ctx": ctx, "store": CellStore(out), "out": out, "rows": {}, "ran": 0}
@@ -79,6 +90,10 @@ def pytest_generate_tests(metafunc):
     if name is None:
         raise pytest.UsageError(f"{metafunc.module.__name__} uses rfbench_cell but sets no RFBENCH_SUITE")
     state = _suite_state(metafunc.config, name)
+    if "skipped" in state:
+        metafunc.parametrize("rfbench_cell", [pytest.param(None, marks=pytest.mark.skip(reason=state["skipped"]))],
+                             ids=[f"{name}-skipped"], indirect=True)
+        return
     cells = state["suite"].cells()
     metafunc.parametrize("rfbench_cell", [(name, c) for c in cells], ids=[c.id for c in cells], indirect=True)
 
@@ -108,7 +123,7 @@ def rfbench_cell(request):
 def pytest_sessionfinish(session, exitstatus):
     from_state = session.config.stash.get(_STATE, {})
     for name, state in from_state.items():
-        if not state["rows"]:
+        if not state.get("rows"):
             continue
         from rfbench.runner import write_outputs
 

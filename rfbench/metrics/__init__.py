@@ -29,6 +29,20 @@ for _m in [
     MetricInfo("wall_clock_s", "sampling time for the whole batch: median over repeats after warm-up, "
                                "device-synchronised (CUDA events on GPU)"),
     MetricInfo("nfe_measured", "main-network evaluations counted during sampling (a batched call is one)"),
+    # image metrics (rfbench.metrics.image_hooks; protocol columns are listed in the README)
+    MetricInfo("fid", "Fréchet Inception distance: torch-fidelity inception-v3-compat pool3 2048 on uint8 images "
+                      "vs a reference set's cached statistics; only with the published weights file (sha256)"),
+    MetricInfo("precision", "improved precision (torch-fidelity, k = 3) on Inception features", False),
+    MetricInfo("recall", "improved recall (torch-fidelity, k = 3) on Inception features", False),
+    MetricInfo("fd_unverified", "the FID computation with Inception weights that are not the published file "
+                                "(stand-ins, other files): never comparable to FID"),
+    MetricInfo("fd_digits", "Fréchet distance in the features of rfbench's digits CNN (id and accuracy in the row) "
+                            "vs the 360 held-out digits; not an Inception FID"),
+    MetricInfo("lpips", "LPIPS (lpips package, AlexNet, v0.1) to the reference solution from the same noise, mean "
+                        "over lpips_n samples; only with torchvision's published AlexNet weights"),
+    MetricInfo("lpips_unverified", "the LPIPS computation with a stand-in / unrecognised AlexNet trunk"),
+    MetricInfo("psnr", "PSNR (dB) to the reference solution from the same noise, range 2 ([-1, 1], clamped), mean "
+                       "over samples", False),
 ]:
     METRICS.register(_m.name, _m)
 

@@ -103,6 +103,15 @@ for _D in (8.0, 128.0, math.inf):
         f"analytic-pfgmpp-d{_label}", (lambda D=_D, **kw: analytic_pfgmpp(D, **kw)), "analytic", "analytic",
         f"512 points of 8gaussians under the PFGM++ kernel, D={_label}"
         + (" (EDM limit)" if math.isinf(_D) else "") + ", exact denoiser", default_data="8gaussians-points"))
+def _diffusers_factory(path: str, sha256: str | None = None):
+    from .diffusers_adapter import load_diffusers_unet
+
+    return load_diffusers_unet(path, expect_sha256=sha256)
+
+
+register_model(ModelEntry("diffusers-unet", _diffusers_factory, "diffusion", "external",
+                          "a diffusers UNet2DModel + DDPM scheduler config from a local folder (path=...); "
+                          "eps/x0/v prediction on its discrete VP schedule"))
 register_model(ModelEntry("1-rf", _rf_factory, "rectified-flow", "trained",
                           "1-rectified flow, MLP velocity, independent coupling (trained on CPU, cached)",
                           datasets=("8gaussians", "moons", "checkerboard"), default_data="8gaussians"))

@@ -82,3 +82,11 @@ def x0_from_velocity(v, x, t, schedule):
 
 def eps_from_velocity(v, x, t, schedule):
     return convert(v, "velocity", "eps", x, t, schedule)
+
+
+def eps_from_diffusion_v(v: torch.Tensor, x: torch.Tensor, t, schedule: Schedule) -> torch.Tensor:
+    """Noise prediction from a diffusion "v-prediction" v = alpha n - sigma x0 (Salimans & Ho 2022;
+    diffusers' ``prediction_type="v_prediction"``), which is NOT the flow velocity:
+    n = (alpha v + sigma x) / (alpha^2 + sigma^2) (= alpha v + sigma x on a VP path)."""
+    a, s, _, _ = _coeffs(schedule, t, x)
+    return (a * v + s * x) / (a * a + s * s)

@@ -165,14 +165,25 @@ class DiscreteVPSchedule(Schedule):
         self._t = torch.arange(1, num_steps + 1, dtype=torch.float64) / num_steps
         self._log_alpha = 0.5 * torch.log(self.alphas_cumprod)
         self._slope = torch.diff(self._log_alpha) / torch.diff(self._t)  # per interval
+        self._on_device: dict = {}
+
+    def _tables(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(grid t_k, log alpha_k, slopes) on ``device`` (a GPU ODE solve passes t on the GPU)."""
+        if device.type == "cpu":
+            return self._t, self._log_alpha, self._slope
+        if device not in self._on_device:
+            self._on_device[device] = tuple(v.to(device) for v in (self._t, self._log_alpha, self._slope))
+        return self._on_device[device]
 
     def _piece(self, t: torch.Tensor) -> torch.Tensor:
-        return (torch.searchsorted(self._t, t.to(torch.float64).contiguous()) - 1).clamp(0, self.num_steps - 2)
+        grid = self._tables(t.device)[0]
+        return (torch.searchsorted(grid, t.to(torch.float64).contiguous()) - 1).clamp(0, self.num_steps - 2)
 
     def log_alpha(self, t):
         t = _t(t).to(torch.float64)
+        grid, log_alpha, slope = self._tables(t.device)
         i = self._piece(t)
-        return self._log_alpha[i] + self._slope[i] * (t - self._t[i])
+        return log_alpha[i] + slope[i] * (t - grid[i])
 
     def alpha(self, t):
         return torch.exp(self.log_alpha(t))
@@ -182,7 +193,7 @@ class DiscreteVPSchedule(Schedule):
 
     def d_alpha(self, t):
         t = _t(t).to(torch.float64)
-        return self.alpha(t) * self._slope[self._piece(t)]
+        return self.alpha(t) * self._tables(t.device)[2][self._piece(t)]
 
     def d_sigma(self, t):
         return -self.alpha(t) * self.d_alpha(t) / self.sigma(t)
@@ -195,9 +206,9 @@ class DiscreteVPSchedule(Schedule):
         lam = _t(lam).to(torch.float64)
         la = -0.5 * torch.logaddexp(torch.zeros_like(lam), -2 * lam)  # log alpha from lambda
         # log alpha is decreasing and piecewise linear in t: invert on the reversed grid
-        rev = -self._log_alpha
-        i = (torch.searchsorted(rev, (-la).contiguous()) - 1).clamp(0, self.num_steps - 2)
-        return self._t[i] + (la - self._log_alpha[i]) / self._slope[i]
+        grid, log_alpha, slope = self._tables(lam.device)
+        i = (torch.searchsorted(-log_alpha, (-la).contiguous()) - 1).clamp(0, self.num_steps - 2)
+        return grid[i] + (la - log_alpha[i]) / slope[i]
 
     def timestep(self, t: Tensorish) -> torch.Tensor:
         """The discrete-model input for continuous t: t T - 1 (integer k at grid points)."""

@@ -13,19 +13,23 @@ def default_out_dir(suite_name: str) -> Path:
     return Path("rfbench-out") / suite_name
 
 
-def run_suite(name: str, *, quick: bool = False, smoke: bool = False, device: str = "cpu", out: str | Path | None = None,
-              nfe: list[int] | None = None, models: list[str] | None = None, samplers: list[str] | None = None,
-              seeds: list[int] | None = None, n_samples: int | None = None, force: bool = False,
-              progress: bool = True) -> dict:
+def run_suite(name: str, *, quick: bool = False, smoke: bool = False, device: str | None = None,
+              out: str | Path | None = None, nfe: list[int] | None = None, models: list[str] | None = None,
+              samplers: list[str] | None = None, seeds: list[int] | None = None, n_samples: int | None = None,
+              force: bool = False, progress: bool = True, options: dict | None = None) -> dict:
     """Run the registered suite ``name`` and write results.csv, results.md and plots to ``out``.
 
     Finished cells are kept as records under ``out/cells``; a rerun with the same settings and
     code reuses them (``force=True`` recomputes). Returns the output paths, the frame and counts.
+    ``device`` None means the suite's default device; ``options`` override the suite's options.
+    Raises SuiteSkipped (one-line reason) when the suite cannot run here.
     """
     from ..suites import get_suite
 
     suite = get_suite(name).configure(quick=quick, smoke=smoke, nfe=nfe, models=models, samplers=samplers, seeds=seeds,
-                                      n_samples=n_samples)
+                                      n_samples=n_samples, options=options)
+    device = device or suite.default_device
+    suite = suite.prepared(device)
     out_dir = Path(out) if out is not None else default_out_dir(name)
     rows, summary = sweep(suite, out_dir, device=device, force=force, progress=progress)
     result = write_outputs(rows, out_dir, suite.name, summary)

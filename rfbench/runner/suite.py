@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,18 +69,33 @@ class Suite:
     quick: dict[str, Any] = field(default_factory=dict)
     smoke: dict[str, Any] = field(default_factory=dict)  # --smoke: the whole path, tiny, on CPU (for CI)
     default_device: str = "cpu"
+    # Suite-level settings of metrics and inputs (weights paths, sample counts, ...), overridable with
+    # `rfbench run --set key=value`; only keys present here are accepted. Hashed into cell records.
+    options: dict[str, Any] = field(default_factory=dict)
+    # prepare(suite, device) -> suite: resolves run-time inputs (e.g. user checkpoints into models)
+    # after configure(); raises SuiteSkipped with a one-line reason when the suite cannot run here.
+    prepare: Callable[[Suite, str], Suite] | None = None
 
     def configure(self, *, quick: bool = False, smoke: bool = False, nfe: list[int] | None = None, models: list[str] | None = None,
                   samplers: list[str] | None = None, seeds: list[int] | None = None,
-                  n_samples: int | None = None) -> Suite:
+                  n_samples: int | None = None, options: dict[str, Any] | None = None) -> Suite:
         """A copy with quick-mode overrides and user selections applied (and validated)."""
         from ..models import MODELS
         from ..samplers import SAMPLERS
 
         if smoke and not self.smoke:
             raise InvalidInputError(f"suite {self.name!r} has no --smoke mode")
-        suite = dataclasses.replace(self, **(self.quick if quick else {}), **(self.smoke if smoke else {}))
+        over = {**(self.quick if quick else {}), **(self.smoke if smoke else {})}
+        base_options = {**self.options, **over.pop("options", {})}
+        suite = dataclasses.replace(self, **over)
         suite.quick, suite.smoke = {}, {}
+        suite.options = base_options
+        if options:
+            unknown = sorted(set(options) - set(base_options))
+            if unknown:
+                valid = ", ".join(sorted(base_options)) or "none"
+                raise InvalidInputError(f"suite {self.name!r} has no option {unknown[0]!r}; valid options: {valid}")
+            suite.options = {**base_options, **{k: _cast_option(k, v, base_options[k]) for k, v in options.items()}}
         if nfe is not None:
             bad = [v for v in nfe if isinstance(v, bool) or not isinstance(v, int) or v < 1]
             if bad or not nfe:
@@ -115,6 +131,10 @@ class Suite:
             suite.n_samples = n_samples
         return suite
 
+    def prepared(self, device: str) -> Suite:
+        """The suite with run-time inputs resolved (``prepare``); may raise SuiteSkipped."""
+        return self.prepare(self, device) if self.prepare is not None else self
+
     def cells(self) -> list[Cell]:
         from ..samplers import get_sampler
 
@@ -130,6 +150,29 @@ class Suite:
 
     def settings(self) -> dict:
         """What every cell's numbers depend on besides the cell itself (hashed into cell records)."""
-        return {"n_samples": self.n_samples, "n_data": self.n_data, "metrics": list(self.metrics),
-                "timing_repeats": self.timing_repeats, "sampler_options": self.sampler_options,
-                "reference_tol": self.reference_tol, "batch_size": self.batch_size}
+        out = {"n_samples": self.n_samples, "n_data": self.n_data, "metrics": list(self.metrics),
+               "timing_repeats": self.timing_repeats, "sampler_options": self.sampler_options,
+               "reference_tol": self.reference_tol, "batch_size": self.batch_size}
+        if self.options:  # only when set, so suites without options keep their record hashes
+            out["options"] = self.options
+        return out
+
+
+def _cast_option(key: str, value: Any, default: Any) -> Any:
+    """A `--set key=value` string cast to the type of the option's default (bool, int, float, str)."""
+    if not isinstance(value, str) or default is None or isinstance(default, str):
+        return value
+    try:
+        if isinstance(default, bool):
+            low = value.strip().lower()
+            if low not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError
+            return low in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+    except ValueError:
+        raise InvalidInputError(f"option {key}={value!r}: expected a {type(default).__name__} like "
+                                f"{default!r}") from None
+    return value

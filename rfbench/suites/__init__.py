@@ -20,6 +20,6 @@ def get_suite(name: str) -> Suite:
     return SUITES.get(name)
 
 
-from . import toy2d  # noqa: E402,F401  (registers)
+from . import cifar10, toy2d  # noqa: E402,F401  (registers)
 
 __all__ = ["SUITES", "get_suite", "register_suite"]

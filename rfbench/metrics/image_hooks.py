@@ -1,0 +1,254 @@
+"""Image metrics as per-cell sweep hooks: ``fid``, ``lpips``, ``psnr``, ``fd_digits``; artifact ``image_grid``.
+
+A suite lists them in ``Suite.metrics`` / ``Suite.artifacts`` and configures them through
+``Suite.options`` (``rfbench run --set key=value``); every option has a default here:
+
+================  ==================================================================================
+option            meaning
+================  ==================================================================================
+standin           True: stand-in (randomly initialised) Inception and AlexNet, never reported as
+                  fid / lpips but as fd_unverified / lpips_unverified (tests, --smoke)
+fid_weights       Inception weights file ("" -> $RFBENCH_INCEPTION_WEIGHTS -> torch hub cache)
+fid_ref           reference set for FID: a registered name (cifar10-train, standin) or a .npz path
+fid_ref_n         reference images used (0: all)
+fid_n             generated samples per cell for FID (fresh noise, seeded per 500-sample block)
+fid_batch         generation batch size for the FID samples
+inception_batch   Inception batch size
+prc, prc_n, prc_k precision/recall on/off, samples per side, neighbourhood k (torch-fidelity's)
+lpips_weights     AlexNet trunk file ("" -> $RFBENCH_ALEXNET_WEIGHTS -> torchvision's hub cache)
+lpips_n           samples compared with the reference for LPIPS (0: all of the cell's samples)
+lpips_resize      LPIPS input size (bilinear); 0 keeps the native size
+================  ==================================================================================
+
+A metric that cannot be computed leaves its column empty and adds the reason to ``notes``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import InvalidInputError, RFBenchError
+from ..runner.hooks import add_note, register_artifact, register_cell_metric
+
+DEFAULTS: dict[str, Any] = {
+    "standin": False, "fid_weights": "", "fid_ref": "cifar10-train", "fid_ref_n": 0, "fid_n": 50_000,
+    "fid_batch": 1000, "inception_batch": 200, "prc": True, "prc_n": 10_000, "prc_k": 3,
+    "lpips_weights": "", "lpips_n": 0, "lpips_resize": 224,
+}
+NOISE_BLOCK = 500  # FID noise is drawn per block of this many samples, so it is independent of fid_batch
+
+
+def opt(ctx, key: str) -> Any:
+    return ctx.suite.options.get(key, DEFAULTS[key])
+
+
+def _memo(ctx, key: str, build):
+    """Build once per sweep; an RFBenchError is remembered too (its message becomes each row's note)."""
+    if key not in ctx.memo:
+        try:
+            ctx.memo[key] = ("ok", build())
+        except RFBenchError as exc:
+            ctx.memo[key] = ("error", str(exc))
+    return ctx.memo[key]
+
+
+# -- PSNR -------------------------------------------------------------------------------------------
+@register_cell_metric("psnr")
+def psnr_metric(ctx, cell, result, row) -> None:
+    from .lpips_ref import psnr
+
+    ref = ctx.reference(cell.model, cell.seed)["x_end"]
+    row["psnr"] = psnr(result.x, ref)
+
+
+# -- LPIPS to the reference ------------------------------------------------------------------------
+def _lpips(ctx):
+    from .lpips_ref import LPIPSRef, resolve_alexnet_weights, standin_alexnet_weights
+
+    def build():
+        weights = standin_alexnet_weights() if opt(ctx, "standin") else resolve_alexnet_weights(opt(ctx, "lpips_weights") or None)
+        return LPIPSRef(weights, resize=int(opt(ctx, "lpips_resize")) or None, device=ctx.device)
+    return _memo(ctx, "lpips", build)
+
+
+@register_cell_metric("lpips")
+def lpips_metric(ctx, cell, result, row) -> None:
+    status, lp = _lpips(ctx)
+    if status == "error":
+        add_note(row, f"lpips not computed: {lp}")
+        return
+    ref = ctx.reference(cell.model, cell.seed)["x_end"]
+    n = int(opt(ctx, "lpips_n")) or len(result.x)
+    x, r = result.x[:n], ref[:n]
+    value = float(lp(x, r).mean())
+    row.update(lpips_net="alex", lpips_weights_sha256=lp.trunk.sha256, lpips_lin_sha256=lp.lin_sha256,
+               lpips_n=len(x), lpips_resize_rule=lp.resize_rule(tuple(x.shape)))
+    if lp.trunk.verified:
+        row["lpips"] = value
+    else:
+        row["lpips_unverified"] = value
+        add_note(row, f"lpips not reported: trunk is {lp.trunk.label}, not torchvision's AlexNet "
+                      "(value in lpips_unverified)")
+
+
+# -- FID (+ precision/recall) ------------------------------------------------------------------------
+def _inception(ctx):
+    from .fid import InceptionFeatures, resolve_inception_weights, standin_inception_weights
+
+    def build():
+        weights = standin_inception_weights() if opt(ctx, "standin") else resolve_inception_weights(opt(ctx, "fid_weights") or None)
+        return InceptionFeatures(weights, device=ctx.device, batch_size=int(opt(ctx, "inception_batch")))
+    return _memo(ctx, "inception", build)
+
+
+def _fid_reference(ctx, extractor):
+    from .fid import reference_stats
+
+    def build():
+        n = int(opt(ctx, "fid_ref_n")) or None
+        prc_n = int(opt(ctx, "prc_n")) if opt(ctx, "prc") else 0
+        return reference_stats(str(opt(ctx, "fid_ref")), extractor, n, ctx.suite.options, prc_n=prc_n,
+                               progress=ctx.progress)
+    return _memo(ctx, "fid_reference", build)
+
+
+def fid_noise_seed(seed: int, block: int) -> int:
+    """Seed of FID noise block ``block`` for cell seed ``seed`` (disjoint from the small seeds of the
+    suite's main noise)."""
+    return 1_000_000_007 + 1_000_003 * int(seed) + int(block)
+
+
+def fid_noise(model, seed: int, n: int, batch: int):
+    """Yield float64 CPU noise batches (batch, *data_shape) totalling n; sample i always gets the
+    same noise, whatever ``batch`` is."""
+    buf: list[torch.Tensor] = []
+    have, block, left = 0, 0, n
+    while left > 0:
+        while have < min(batch, left):
+            gen = torch.Generator().manual_seed(fid_noise_seed(seed, block))
+            buf.append(model.prior.sample(NOISE_BLOCK, model.data_shape, gen))
+            have += NOISE_BLOCK
+            block += 1
+        flat = torch.cat(buf)
+        take = min(batch, left)
+        yield flat[:take]
+        buf, have, left = [flat[take:]], have - take, left - take
+
+
+def fid_images(ctx, cell, n: int, batch: int):
+    """Yield uint8 image batches generated by the cell's sampler at the cell's NFE from fresh noise."""
+    from ..samplers import get_sampler, sample
+    from .fid import to_uint8
+
+    model = ctx.model(cell.model)
+    spec = get_sampler(cell.sampler)
+    options = dict(ctx.suite.sampler_options.get(cell.sampler, {}))
+    for noise in fid_noise(model, cell.seed, n, batch):
+        res = sample(model, spec, cell.nfe, noise=noise.to(ctx.device, ctx.dtype), **options)
+        if res.nfe_expected is not None and res.nfe_measured != res.nfe_expected:
+            raise AssertionError(f"FID samples: sampler {spec.name!r} made {res.nfe_measured} evaluations, "
+                                 f"planned {res.nfe_expected}")
+        yield to_uint8(res.x)
+
+
+@register_cell_metric("fid")
+def fid_metric(ctx, cell, result, row) -> None:
+    from .fid import fid_protocol, image_stats, precision_recall
+    from .frechet import frechet_distance
+
+    status, ext = _inception(ctx)
+    if status == "error":
+        add_note(row, f"fid not computed: {ext}")
+        return
+    status, ref = _fid_reference(ctx, ext)
+    if status == "error":
+        add_note(row, f"fid not computed: {ref}")
+        return
+    ref_stats, ref_feats, ref_info = ref
+    n, batch = int(opt(ctx, "fid_n")), int(opt(ctx, "fid_batch"))
+    if n < 2:
+        raise InvalidInputError(f"fid_n must be >= 2, got {n}")
+    prc_n = int(opt(ctx, "prc_n")) if opt(ctx, "prc") else 0
+    start = time.perf_counter()
+    stats, gen_feats = image_stats(ext, fid_images(ctx, cell, n, batch), keep=prc_n, total=n, progress=ctx.progress,
+                                   desc=f"FID samples {cell.id}")
+    value = frechet_distance(stats, ref_stats)
+    row.update(fid_protocol(ext, ref_info, n, tuple(result.x.shape)))
+    verified = ext.weights.verified and ext.layer == "2048"
+    if verified:
+        row["fid"] = value
+    else:
+        row["fd_unverified"] = value
+        row["fd_unverified_extractor"] = ext.weights.label
+        add_note(row, "fid not reported: the Inception weights are not the published torch-fidelity file "
+                      f"(sha256 {ext.weights.sha256[:16]}); value in fd_unverified")
+    if prc_n and ref_feats is not None:
+        k = int(opt(ctx, "prc_k"))
+        m = min(len(gen_feats), len(ref_feats))
+        try:
+            p, r = precision_recall(gen_feats[:m], ref_feats[:m], k=k, device=ctx.device)
+            suffix = "" if verified else "_unverified"
+            row[f"precision{suffix}"], row[f"recall{suffix}"] = p, r
+            row["prc_protocol"] = f"torch-fidelity improved P/R, {ext.id}, k={k}, {m} generated vs {m} reference"
+        except InvalidInputError as exc:
+            add_note(row, f"precision/recall not computed: {exc}")
+    elif prc_n:
+        add_note(row, "precision/recall not computed: the reference is precomputed statistics (no features)")
+    row["fid_seconds"] = time.perf_counter() - start
+
+
+# -- Fréchet distance in digits-classifier features -------------------------------------------------
+def _digits(ctx):
+    from .digits_classifier import load_digits_classifier
+
+    def build():
+        clf, _ = load_digits_classifier(progress=ctx.progress)
+        clf.to(ctx.device)
+        return clf, clf.reference_stats()
+    return _memo(ctx, "digits_classifier", build)
+
+
+@register_cell_metric("fd_digits")
+def fd_digits_metric(ctx, cell, result, row) -> None:
+    from .digits_classifier import REFERENCE_SPLIT
+    from .frechet import frechet_distance, stats_from_features
+
+    if tuple(result.x.shape[1:]) != (1, 8, 8):
+        add_note(row, f"fd_digits not computed: samples have shape {tuple(result.x.shape[1:])}, digits features "
+                      "need (1, 8, 8)")
+        return
+    status, value = _digits(ctx)
+    if status == "error":
+        add_note(row, f"fd_digits not computed: {value}")
+        return
+    clf, ref = value
+    row["fd_digits"] = frechet_distance(stats_from_features(clf.features(result.x)), ref)
+    row.update(fd_digits_extractor=clf.id, fd_digits_ref=f"digits-{REFERENCE_SPLIT}", fd_digits_ref_n=ref.n,
+               fd_digits_n_samples=len(result.x), digits_classifier_acc=clf.test_acc)
+
+
+# -- sample grids --------------------------------------------------------------------------------------
+def save_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> Path:
+    """The first nrow^2 images in [-1, 1] (clamped) as one PNG grid."""
+    from torchvision.utils import save_image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    x = images[: nrow * nrow].detach().float().cpu().clamp(-1, 1)
+    save_image((x + 1) / 2, str(path), nrow=nrow, padding=1, pad_value=1.0)
+    return path
+
+
+@register_artifact("image_grid")
+def image_grid(ctx, cell, result, row) -> None:
+    """samples/<cell id>.png (first 64 samples) and, once per model and seed, the reference's grid."""
+    if ctx.out_dir is None or result.x.ndim != 4:
+        return
+    folder = ctx.out_dir / "samples"
+    row["grid_png"] = str(save_grid(result.x, folder / f"{cell.id}.png").relative_to(ctx.out_dir))
+    ref_png = folder / f"{cell.model.label}-reference-seed{cell.seed}.png"
+    if not ref_png.exists():
+        save_grid(ctx.reference(cell.model, cell.seed)["x_end"], ref_png)
