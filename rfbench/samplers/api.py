@@ -30,6 +30,7 @@ class SampleResult:
     nfe_measured: int
     nfe_expected: int | None
     info: dict[str, Any] = field(default_factory=dict)
+    grid: str | None = None
 
 
 def _resolve_model(model: FlowModel | str) -> FlowModel:
@@ -106,7 +107,10 @@ def sample(
     x = noise.to(device=device, dtype=dtype)
 
     plan = spec.make_plan(nfe, model, options)
-    ts = make_grid(grid or spec.default_grid, plan.steps, model, **(grid_options or {}))
+    if grid is not None and plan.grid is not None and grid != plan.grid:
+        raise InvalidInputError(f"grid={grid!r} contradicts the sampler option that asks for grid {plan.grid!r}")
+    grid = grid or plan.grid or spec.default_grid
+    ts = make_grid(grid, plan.steps, model, **{**plan.grid_options.get(grid, {}), **(grid_options or {})})
     kwargs = {**plan.kwargs, **options}
     if callback is not None:
         kwargs["callback"] = callback
@@ -117,4 +121,4 @@ def sample(
         out, extra = out
         info.update(extra)
     return SampleResult(x=out, noise=noise, ts=ts, sampler=spec.name, nfe_requested=nfe,
-                        nfe_measured=counter.count, nfe_expected=plan.expected_nfe, info=info)
+                        nfe_measured=counter.count, nfe_expected=plan.expected_nfe, info=info, grid=grid)
