@@ -19,7 +19,8 @@ class SampleResult:
 
     x: samples at t_min, shape (n, *data_shape); noise: the starting points; ts: the grid walked;
     nfe_requested / nfe_measured: requested and counted main-network evaluations (a batched call
-    counts once; auxiliary networks such as a refiner are counted separately in ``info``).
+    counts once; auxiliary networks such as a refiner are counted separately in ``info``);
+    grid: the name of the grid walked.
     """
 
     x: torch.Tensor
@@ -78,7 +79,8 @@ def sample(
             plan maps it to steps; ``nfe_measured`` is what the counter saw.
         noise: starting points at t_max, shape (n, *data_shape). If omitted, ``n`` prior samples
             are drawn with ``seed`` (on the CPU, so identical across devices and batch sizes).
-        grid: time grid name (default: the sampler's), e.g. "uniform" or "karras".
+        grid: time grid name (default: the one a sampler option such as DPM-Solver's
+            ``skip_type`` names, else the sampler's), e.g. "uniform", "logsnr" or "karras".
         device, dtype: where and in what precision to sample (default: the noise's / model's).
         **options: sampler options (e.g. ``rtol`` for dopri5).
 

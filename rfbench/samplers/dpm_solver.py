@@ -351,7 +351,9 @@ _SINGLE = [
 for _name, _form, _order, _fast, _paper, _desc in _SINGLE:
     register_sampler(SamplerSpec(
         name=_name, fn=sample_dpm_singlestep, order=_order,
-        nfe_per_step="mixed (fast table)" if _fast else str(_order),
+        nfe_per_step=("mixed: orders 3,..,3,2,1 (fast table)" if _fast else
+                      {1: "1", 2: "2 (odd NFE: last step order 1)",
+                       3: "3 (NFE not a multiple of 3: last step order NFE mod 3)"}[_order]),
         paper=_paper, description=_desc + _ENDS, needs="schedule",
         default_grid="logsnr" if _form == "noise" else "uniform",
         plan=_singlestep_plan(_name, _form, _order, _fast),
@@ -377,7 +379,8 @@ for _name, _form, _order, _true_order, _d2, _corr, _paper, _desc in _MULTI:
     register_sampler(SamplerSpec(
         name=_name, fn=sample_dpm_multistep, order=_true_order,
         nfe_per_step="1 (+1 for the DPM-Solver-2 first step)" if _corr else "1",
-        paper=_paper + (" + rfbench correction (notes §5.4)" if _corr else ""),
+        paper=_paper + (" + rfbench's 3M correction (notes §5.4)" if _corr else
+                        "; 3M as in the official code: order 2 (notes §5.4)" if _order == 3 else ""),
         description=_desc + " Warm-up with lower orders; lower_order_final for < 10 steps." + _ENDS,
         needs="schedule", default_grid="logsnr" if _form == "noise" else "uniform",
         plan=_multistep_plan(_name, _form, _order, _d2, _corr),

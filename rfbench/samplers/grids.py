@@ -76,8 +76,10 @@ def grid_karras(n_steps: int, model: FlowModel, rho: float = 7.0, sigma_min: flo
 
 @register_grid("time-quadratic")
 def grid_time_quadratic(n_steps: int, model: FlowModel) -> torch.Tensor:
-    """Uniform in sqrt(t) (DPM-Solver's ``time_quadratic``, DDIM's grid for low-resolution data):
-    t_i = (sqrt(t_max) + (i / n)(sqrt(t_min) - sqrt(t_max)))^2."""
+    """Uniform in sqrt(t): DPM-Solver's ``time_quadratic`` (DDIM's grid for low-resolution data).
+
+    t_i = (sqrt(t_max) + (i / n)(sqrt(t_min) - sqrt(t_max)))^2.
+    """
     root = torch.linspace(model.t_max ** 0.5, model.t_min ** 0.5, n_steps + 1, dtype=torch.float64)
     ts = root**2
     ts[0], ts[-1] = model.t_max, model.t_min
@@ -129,9 +131,12 @@ def grid_logsnr(n_steps: int, model: FlowModel, groups: list[int] | None = None)
 
 @register_grid("explicit")
 def grid_explicit(n_steps: int, model: FlowModel, times: list[float] | torch.Tensor | None = None) -> torch.Tensor:
-    """Exactly the given ``times`` (n_steps + 1 of them, strictly decreasing, inside [t_min, t_max]),
-    e.g. another library's grid for a step-for-step comparison. The noise is taken to live at
-    times[0]; a grid that does not span [t_min, t_max] integrates only part of the ODE."""
+    """Exactly the given ``times`` (grid_options={"times": [...]}), e.g. another library's grid.
+
+    n_steps + 1 times, strictly decreasing, inside [t_min, t_max]; for step-for-step comparisons.
+    The noise is taken to live at times[0]; a grid that does not span [t_min, t_max] integrates
+    only part of the ODE (and ref_rmse against the full-interval reference shows it).
+    """
     if times is None:
         raise InvalidInputError("grid 'explicit' needs grid_options={'times': [...]}")
     ts = torch.as_tensor(times, dtype=torch.float64).flatten()
