@@ -234,7 +234,8 @@ def sample_dpm_singlestep(model: FlowModel, x: torch.Tensor, ts: torch.Tensor, *
     kind = FORMS[form]
     c = _coords(model, ts, form)
     if sum(orders) != len(ts) - 1:
-        raise InvalidInputError(f"singlestep DPM-Solver: orders {orders} need {sum(orders)} grid steps, got {len(ts) - 1}")
+        raise InvalidInputError(
+            f"singlestep DPM-Solver: orders {orders} need {sum(orders)} grid steps, got {len(ts) - 1}")
     predict = lambda u, j: model.predict(u, c.t[j], kind)  # noqa: E731
     s = 0
     for step, k in enumerate(orders):

@@ -113,7 +113,8 @@ def grid_logsnr(n_steps: int, model: FlowModel, groups: list[int] | None = None)
     tail = [t_lo] if math.isinf(lam(t_lo)) else []
     core = groups[len(head): len(groups) - len(tail)]
     if (head and groups[0] != 1) or (tail and groups[-1] != 1):
-        raise InvalidInputError(f"logsnr grid: groups {groups} must start/end with a size-1 group at an infinite-lambda end")
+        raise InvalidInputError(
+            f"logsnr grid: groups {groups} must start/end with a size-1 group at an infinite-lambda end")
     if not core:  # every step touches an infinite end (n_steps <= 2 on the flow path)
         return torch.linspace(t_hi, t_lo, n_steps + 1, dtype=torch.float64)
     lam_a = lam(t_hi - dt) if head else lam(t_hi)
