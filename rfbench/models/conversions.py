@@ -24,6 +24,8 @@ or (); the result has the shape of ``x``.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from .schedules import Schedule
@@ -39,7 +41,16 @@ def append_dims(v: torch.Tensor | float, x: torch.Tensor) -> torch.Tensor:
     return v.reshape(v.shape + (1,) * (x.ndim - v.ndim))
 
 
+@functools.lru_cache(maxsize=4096)
+def _scalar_coeffs(schedule: Schedule, t: float) -> tuple[float, float, float, float]:
+    tt = torch.tensor(t, dtype=torch.float64)
+    return tuple(float(f(tt)) for f in (schedule.alpha, schedule.sigma, schedule.d_alpha, schedule.d_sigma))
+
+
 def _coeffs(schedule: Schedule, t, x):
+    if isinstance(t, (float, int)):
+        # a sampler's grid time: memoised Python floats (float64), no per-step tensor creation
+        return _scalar_coeffs(schedule, float(t))
     t = torch.as_tensor(t, dtype=torch.float64)
     vals = (schedule.alpha(t), schedule.sigma(t), schedule.d_alpha(t), schedule.d_sigma(t))
     return tuple(append_dims(v, x) for v in vals)

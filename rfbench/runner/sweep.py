@@ -150,7 +150,7 @@ def run_cell(ctx: SweepContext, cell: Cell) -> dict[str, Any]:
             return sample(model, spec, cell.nfe, noise=noise, batch_size=suite.batch_size, **options)
 
         result = draw()
-        row.update({"grid": options.get("grid", spec.default_grid), "nfe_measured": result.nfe_measured})
+        row.update({"grid": result.grid or options.get("grid", spec.default_grid), "nfe_measured": result.nfe_measured})
         row.update({k: v for k, v in result.info.items() if isinstance(v, (int, float, str, bool)) or v is None})
         if result.nfe_expected is not None and result.nfe_expected != result.nfe_measured:
             raise AssertionError(f"sampler {spec.name!r} made {result.nfe_measured} evaluations but planned "

@@ -19,7 +19,8 @@ class SampleResult:
 
     x: samples at t_min, shape (n, *data_shape); noise: the starting points; ts: the grid walked;
     nfe_requested / nfe_measured: requested and counted main-network evaluations (a batched call
-    counts once; auxiliary networks such as a refiner are counted separately in ``info``).
+    counts once; auxiliary networks such as a refiner are counted separately in ``info``);
+    grid: the name of the grid walked.
     """
 
     x: torch.Tensor
@@ -30,6 +31,7 @@ class SampleResult:
     nfe_measured: int
     nfe_expected: int | None
     info: dict[str, Any] = field(default_factory=dict)
+    grid: str | None = None
 
 
 def _resolve_model(model: FlowModel | str) -> FlowModel:
@@ -78,7 +80,8 @@ def sample(
             plan maps it to steps; ``nfe_measured`` is what the counter saw.
         noise: starting points at t_max, shape (n, *data_shape). If omitted, ``n`` prior samples
             are drawn with ``seed`` (on the CPU, so identical across devices and batch sizes).
-        grid: time grid name (default: the sampler's), e.g. "uniform" or "karras".
+        grid: time grid name (default: the one a sampler option such as DPM-Solver's
+            ``skip_type`` names, else the sampler's), e.g. "uniform", "logsnr" or "karras".
         device, dtype: where and in what precision to sample (default: the noise's / model's).
         batch_size: run the sampler on chunks of at most this many samples (memory); each chunk is
             an independent run, so ``nfe_measured`` is the count of one run (for adaptive samplers
@@ -113,7 +116,10 @@ def sample(
         raise InvalidInputError(f"batch_size must be a positive integer, got {batch_size!r}")
 
     plan = spec.make_plan(nfe, model, options)
-    ts = make_grid(grid or spec.default_grid, plan.steps, model, **(grid_options or {}))
+    if grid is not None and plan.grid is not None and grid != plan.grid:
+        raise InvalidInputError(f"grid={grid!r} contradicts the sampler option that asks for grid {plan.grid!r}")
+    grid = grid or plan.grid or spec.default_grid
+    ts = make_grid(grid, plan.steps, model, **{**plan.grid_options.get(grid, {}), **(grid_options or {})})
     kwargs = {**plan.kwargs, **options}
     if callback is not None:
         kwargs["callback"] = callback
@@ -131,4 +137,4 @@ def sample(
         info["nfe_per_batch"] = ",".join(map(str, counts))
     measured = counts[0] if len(set(counts)) == 1 else round(sum(counts) / len(counts))
     return SampleResult(x=torch.cat(outs) if len(outs) > 1 else outs[0], noise=noise, ts=ts, sampler=spec.name,
-                        nfe_requested=nfe, nfe_measured=measured, nfe_expected=plan.expected_nfe, info=info)
+                        nfe_requested=nfe, nfe_measured=measured, nfe_expected=plan.expected_nfe, info=info, grid=grid)

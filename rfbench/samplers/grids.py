@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import torch
 
+import math
+
 from ..errors import InvalidInputError
 from ..models.base import FlowModel
 from ..registry import Registry
@@ -70,3 +72,79 @@ def grid_karras(n_steps: int, model: FlowModel, rho: float = 7.0, sigma_min: flo
     if not bool((ts[1:] < ts[:-1]).all()):
         raise InvalidInputError(f"karras grid with {n_steps} steps is not decreasing for model {model.name!r}")
     return ts
+
+
+@register_grid("time-quadratic")
+def grid_time_quadratic(n_steps: int, model: FlowModel) -> torch.Tensor:
+    """Uniform in sqrt(t): DPM-Solver's ``time_quadratic`` (DDIM's grid for low-resolution data).
+
+    t_i = (sqrt(t_max) + (i / n)(sqrt(t_min) - sqrt(t_max)))^2.
+    """
+    root = torch.linspace(model.t_max ** 0.5, model.t_min ** 0.5, n_steps + 1, dtype=torch.float64)
+    ts = root**2
+    ts[0], ts[-1] = model.t_max, model.t_min
+    return ts
+
+
+@register_grid("logsnr")
+def grid_logsnr(n_steps: int, model: FlowModel, groups: list[int] | None = None) -> torch.Tensor:
+    """Uniform in the half log-SNR lambda = log(alpha / sigma) (DPM-Solver's ``logSNR`` skip type).
+
+    The grid runs from t_max to t_min. Where lambda is infinite at an end (the flow path:
+    lambda(1) = -inf, lambda(0) = +inf) no lambda-uniform grid reaches it: that end keeps one step of
+    the time-uniform size dt = (t_max - t_min) / n_steps, and the lambda-uniform part spans
+    [lambda(t_max - dt), lambda(t_min + dt)] (so it widens as n_steps grows and the grid still
+    covers the whole interval). DPM-Solver takes such end steps as first-order steps.
+
+    ``groups`` (sizes summing to n_steps) reproduces DPM-Solver's singlestep "fast" grid: one
+    lambda-uniform outer interval per group, each split uniformly in lambda into ``size`` parts
+    (r1 = 1/2, or r1, r2 = 1/3, 2/3). Groups at an infinite end must have size 1.
+    """
+    sched = model.require_schedule("a log-SNR grid")
+    groups = [1] * n_steps if groups is None else [int(g) for g in groups]
+    if sum(groups) != n_steps or min(groups, default=0) < 1:
+        raise InvalidInputError(f"logsnr grid: groups {groups} must be positive and sum to n_steps = {n_steps}")
+    lam = lambda t: float(sched.log_snr(torch.tensor(t, dtype=torch.float64)))  # noqa: E731
+    t_hi, t_lo = model.t_max, model.t_min
+    if n_steps == 1:
+        return torch.tensor([t_hi, t_lo], dtype=torch.float64)
+    dt = (t_hi - t_lo) / n_steps
+    head = [t_hi] if math.isinf(lam(t_hi)) else []  # a one-step end at infinite lambda
+    tail = [t_lo] if math.isinf(lam(t_lo)) else []
+    core = groups[len(head): len(groups) - len(tail)]
+    if (head and groups[0] != 1) or (tail and groups[-1] != 1):
+        raise InvalidInputError(
+            f"logsnr grid: groups {groups} must start/end with a size-1 group at an infinite-lambda end")
+    if not core:  # every step touches an infinite end (n_steps <= 2 on the flow path)
+        return torch.linspace(t_hi, t_lo, n_steps + 1, dtype=torch.float64)
+    lam_a = lam(t_hi - dt) if head else lam(t_hi)
+    lam_b = lam(t_lo + dt) if tail else lam(t_lo)
+    outer = torch.linspace(lam_a, lam_b, len(core) + 1, dtype=torch.float64)
+    lams = [outer[:1]] + [torch.linspace(float(outer[k]), float(outer[k + 1]), g + 1, dtype=torch.float64)[1:]
+                          for k, g in enumerate(core)]
+    ts = sched.t_of_log_snr(torch.cat(lams)).to(torch.float64)
+    if not head:
+        ts[0] = t_hi
+    if not tail:
+        ts[-1] = t_lo
+    return torch.cat([torch.tensor(head, dtype=torch.float64), ts, torch.tensor(tail, dtype=torch.float64)])
+
+
+@register_grid("explicit")
+def grid_explicit(n_steps: int, model: FlowModel, times: list[float] | torch.Tensor | None = None) -> torch.Tensor:
+    """Exactly the given ``times`` (grid_options={"times": [...]}), e.g. another library's grid.
+
+    n_steps + 1 times, strictly decreasing, inside [t_min, t_max]; for step-for-step comparisons.
+    The noise is taken to live at times[0]; a grid that does not span [t_min, t_max] integrates
+    only part of the ODE (and ref_rmse against the full-interval reference shows it).
+    """
+    if times is None:
+        raise InvalidInputError("grid 'explicit' needs grid_options={'times': [...]}")
+    ts = torch.as_tensor(times, dtype=torch.float64).flatten()
+    if len(ts) != n_steps + 1:
+        raise InvalidInputError(f"grid 'explicit': the sampler's plan needs {n_steps + 1} times, got {len(ts)}")
+    if bool((ts[1:] >= ts[:-1]).any()) or float(ts.max()) > model.t_max or float(ts.min()) < model.t_min:
+        raise InvalidInputError(
+            f"grid 'explicit': times must decrease strictly within [t_min, t_max] = [{model.t_min}, {model.t_max}]"
+        )
+    return ts.clone()

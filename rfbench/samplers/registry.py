@@ -18,12 +18,17 @@ class Plan:
     steps: number of grid intervals; expected_nfe: model evaluations the update rule will make
     (checked against the measured count); kwargs: extra arguments for the sampler function;
     info: anything worth a column (e.g. a rounding note, calibration seconds).
+    grid: the grid a sampler option asked for (e.g. DPM-Solver's ``skip_type``), used when the
+    caller names none; grid_options: per grid name, options the plan needs that grid to take when
+    it is the one used (e.g. DPM-Solver-fast's step groups on the logsnr grid).
     """
 
     steps: int
     expected_nfe: int | None
     kwargs: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    grid: str | None = None
+    grid_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _one_per_step(nfe: int, model: FlowModel, options: dict) -> Plan:
