@@ -6,7 +6,7 @@ reads like its paper's update rule, registered with its order, NFE per step and 
 2
 """
 
-from . import adaptive, classic, diffusion  # noqa: F401  (registers the samplers)
+from . import adaptive, boss, classic, diffusion, flowturbo  # noqa: F401  (registers the samplers)
 from .adaptive import ReferenceSolution, reference_solution, solve_ode
 from .api import SampleResult, sample
 from .grids import GRIDS, make_grid, register_grid

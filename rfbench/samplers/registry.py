@@ -17,13 +17,15 @@ class Plan:
 
     steps: number of grid intervals; expected_nfe: model evaluations the update rule will make
     (checked against the measured count); kwargs: extra arguments for the sampler function;
-    info: anything worth a column (e.g. a rounding note, calibration seconds).
+    info: anything worth a column (e.g. a rounding note, calibration seconds); grid: the time grid
+    itself, for samplers that choose their own (BOSS), else None (the grid is made by name).
     """
 
     steps: int
     expected_nfe: int | None
     kwargs: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    grid: Any = None  # torch.Tensor of steps + 1 decreasing times, or None
 
 
 def _one_per_step(nfe: int, model: FlowModel, options: dict) -> Plan:

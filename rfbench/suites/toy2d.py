@@ -24,3 +24,7 @@ TOY2D = register_suite(Suite(
     quick={"models": ANALYTIC[:2] + [ModelSpec("analytic-pfgmpp-d128"), ModelSpec("1-rf", "8gaussians")],
            "nfe": [2, 4, 8, 16]},
 ))
+
+# BOSS and FlowTurbo (rfbench/samplers/boss.py, flowturbo.py): their calibration / refiner training
+# is cached per model and reported in calib_s, apart from wall_clock_s.
+TOY2D.samplers += ["boss", "pseudo-corrector", "flowturbo"]
