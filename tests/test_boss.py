@@ -153,4 +153,4 @@ def test_redress_lowers_the_n_step_euler_error_on_the_trained_rf():
     assert e_after < 0.7 * e_before, (e_before, e_after)
     assert tuned.meta["heldout_loss_after"] < tuned.meta["heldout_loss_before"]
     again = redress(base, cfg, progress=False)
-    assert again.meta["cache_hit"] and again.boss_info["calib_cached"]
+    assert again.meta["cache_hit"] and again.boss_info["redress_cached"]

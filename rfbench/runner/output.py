@@ -40,7 +40,8 @@ def markdown(df: pd.DataFrame, suite_name: str, summary: dict | None = None) -> 
     if env_cols and len(df):
         lines += ["Environment: " + ", ".join(f"{c}={df[c].iloc[0]}" for c in env_cols), ""]
     metric_cols = [c for c in ("nfe_measured", "nfe_refiner", "ref_rmse", "w2", "sw2", "fd_digits", "fid", "lpips",
-                               "psnr", "wall_clock_s", "calib_s", "compile_s") if c in df.columns and df[c].notna().any()]
+                               "psnr", "wall_clock_s", "calib_s", "compile_s")
+                   if c in df.columns and df[c].notna().any()]
     for (model, data), group in df.groupby(["model", df["data"].fillna("")], sort=False):
         title = f"## {model}" + (f" on {data}" if data else "")
         lines += [title, ""]

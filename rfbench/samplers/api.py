@@ -108,7 +108,8 @@ def sample(
     plan = spec.make_plan(nfe, model, options)
     if plan.grid is not None:  # the sampler chose its own grid (BOSS)
         if grid not in (None, spec.default_grid) or grid_options:
-            raise InvalidInputError(f"sampler {spec.name!r} computes its own time grid; do not pass grid= or grid_options=")
+            raise InvalidInputError(
+                f"sampler {spec.name!r} computes its own time grid; do not pass grid= or grid_options=")
         ts = plan.grid
     else:
         ts = make_grid(grid or spec.default_grid, plan.steps, model, **(grid_options or {}))

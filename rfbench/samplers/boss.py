@@ -263,7 +263,8 @@ def redress(base: FlowModel, cfg: RedressConfig | None = None, *, progress: bool
             f"BOSS's straightening fine-tune trains a velocity network; model {base.name!r} has none "
             "(analytic or function models have no weights to fine-tune)")
     if base.prediction != "velocity":
-        raise NotApplicableError(f"BOSS's fine-tune regresses velocities; model {base.name!r} predicts {base.prediction}")
+        raise NotApplicableError(
+            f"BOSS's fine-tune regresses velocities; model {base.name!r} predicts {base.prediction}")
     calib = calibrate(base, K=cfg.K, M=cfg.M, progress=progress)
     nodes, total = bellman_nodes(calib.cost, cfg.nfe)
     grid = calib.ts[nodes]
@@ -311,7 +312,8 @@ def redress(base: FlowModel, cfg: RedressConfig | None = None, *, progress: bool
     validate_checkpoint(ckpt, path, expect_model=f"{base.name}+boss")
     tuned = load_state(copy.deepcopy(net).float(), ckpt["state_dict"], path).eval()
     info = ckpt["train_info"]
-    boss_info = {"calib_s": info["calib_s"], "calib_cached": hit, "redress_s": info["seconds"],
+    boss_info = {"calib_s": info["calib_s"], "calib_cached": calib.cache_hit, "redress_s": info["seconds"],
+                 "redress_cached": hit,
                  "boss_K": cfg.K, "boss_M": cfg.M, "boss_nodes": ",".join(map(str, ckpt["nodes"])),
                  "grid_source": f"stage 1 on {base.name}"}
     meta = {"config_hash": key, "cache_hit": hit, "checkpoint": str(path), "base": base.config(), **info}

@@ -28,3 +28,4 @@ TOY2D = register_suite(Suite(
 # BOSS and FlowTurbo (rfbench/samplers/boss.py, flowturbo.py): their calibration / refiner training
 # is cached per model and reported in calib_s, apart from wall_clock_s.
 TOY2D.samplers += ["boss", "pseudo-corrector", "flowturbo"]
+TOY2D.models += [ModelSpec("1-rf+boss", "8gaussians")]  # BOSS stage 2: 1-rf fine-tuned for 4 Euler steps
