@@ -6,7 +6,8 @@ reads like its paper's update rule, registered with its order, NFE per step and 
 2
 """
 
-from . import adaptive, boss, classic, diffusion, flowturbo  # noqa: F401  (registers the samplers)
+from . import adaptive, classic, diffusion  # noqa: F401  (registers the samplers)
+from . import boss, flowturbo  # noqa: F401,E402  (BOSS, FlowTurbo: per-model calibration / refiner)
 from .adaptive import ReferenceSolution, reference_solution, solve_ode
 from .api import SampleResult, sample
 from .grids import GRIDS, make_grid, register_grid

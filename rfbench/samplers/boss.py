@@ -17,7 +17,7 @@ by dynamic programming over a fine grid, as in the official code (nguyenngocbaoc
   O(N K^2). Euler on a non-uniform grid stays order 1: BOSS changes the error constant.
 
 The cost matrix is computed once per (model, K, M, seed, base grid), cached on disk and in the
-process, and shared by every N. Rows get ``calib_s`` (seconds the calibration took when it was
+process, and shared by every N; the DP's answer is memoised per N. Rows get ``calib_s`` (seconds the calibration took when it was
 computed) and ``calib_cached`` (read from the disk cache); ``wall_clock_s`` is sampling only.
 
 **Stage 2** (model ``1-rf+boss``, :func:`redress`): a full fine-tune of the velocity network on
@@ -32,7 +32,7 @@ from __future__ import annotations
 import copy
 import itertools
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
@@ -69,6 +69,13 @@ class Calibration:
     seconds: float
     cache_hit: bool
     config: dict
+    _solved: dict = field(default_factory=dict, repr=False)
+
+    def solve(self, n: int) -> tuple[list[int], float]:
+        """Bellman nodes and cost for n steps, memoised (so timed sampling calls skip the DP)."""
+        if n not in self._solved:
+            self._solved[n] = bellman_nodes(self.cost, n)
+        return self._solved[n]
 
 
 @torch.no_grad()
@@ -184,8 +191,7 @@ def calibrate(model: FlowModel, *, K: int = 100, M: int = 100, calib_seed: int =
 def grid_bellman(n_steps: int, model: FlowModel, **options) -> torch.Tensor:
     """BOSS's Bellman-optimal grid for n_steps Euler steps (options: K, M, calib_seed, base_grid)."""
     calib = calibrate(model, **_calibration_options(options))
-    nodes, _ = bellman_nodes(calib.cost, n_steps)
-    return calib.ts[nodes]
+    return calib.ts[calib.solve(n_steps)[0]]
 
 
 @torch.no_grad()
@@ -201,7 +207,7 @@ def _boss_plan(nfe: int, model: FlowModel, options: dict) -> Plan:
         # a redressed model was fine-tuned for this grid (stage 1 on its base model)
         return Plan(steps=nfe, expected_nfe=nfe, grid=own, info=dict(model.boss_info))
     calib = calibrate(model, **opts)
-    nodes, total = bellman_nodes(calib.cost, nfe)
+    nodes, total = calib.solve(nfe)
     info = {"calib_s": calib.seconds, "calib_cached": calib.cache_hit, "boss_K": opts["K"], "boss_M": opts["M"],
             "boss_cost": total, "boss_nodes": ",".join(map(str, nodes))}
     return Plan(steps=nfe, expected_nfe=nfe, grid=calib.ts[nodes], info=info)
@@ -266,7 +272,7 @@ def redress(base: FlowModel, cfg: RedressConfig | None = None, *, progress: bool
         raise NotApplicableError(
             f"BOSS's fine-tune regresses velocities; model {base.name!r} predicts {base.prediction}")
     calib = calibrate(base, K=cfg.K, M=cfg.M, progress=progress)
-    nodes, total = bellman_nodes(calib.cost, cfg.nfe)
+    nodes, _ = calib.solve(cfg.nfe)
     grid = calib.ts[nodes]
     fingerprint = model_fingerprint(base)
     key = cache.config_hash({"base": fingerprint, **asdict(cfg)})
