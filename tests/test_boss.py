@@ -154,3 +154,29 @@ def test_redress_lowers_the_n_step_euler_error_on_the_trained_rf():
     assert tuned.meta["heldout_loss_after"] < tuned.meta["heldout_loss_before"]
     again = redress(base, cfg, progress=False)
     assert again.meta["cache_hit"] and again.boss_info["redress_cached"]
+
+
+def test_sweep_rows_carry_calibration_apart_from_timed_sampling(tmp_path, monkeypatch):
+    """In a sweep, the calibration runs once (first cell), never inside the timed repeats, and the
+    rows carry calib_s / calib_cached next to wall_clock_s; FlowTurbo rows carry nfe_refiner."""
+    from rfbench.runner.suite import ModelSpec, Suite
+    from rfbench.runner.sweep import sweep
+    from rfbench.samplers.flowturbo import RefinerConfig
+
+    monkeypatch.setenv("RFBENCH_CACHE", str(tmp_path / "cache"))
+    calls = []
+    real = boss.euler_reference
+    monkeypatch.setattr(boss, "euler_reference", lambda *a, **k: calls.append(1) or real(*a, **k))
+    tiny = RefinerConfig(hidden=16, depth=2, n_traj=64, pool_steps=8, n_pairs=2048, steps=30, batch=64)
+    suite = Suite("t", "test", [ModelSpec("analytic-gmm-rf")], ["boss", "flowturbo"], [2, 4], n_samples=64,
+                  n_data=64, metrics=("ref_rmse", "wall_clock_s"),
+                  sampler_options={"flowturbo": {"refiner_config": tiny}})
+    rows, summary = sweep(suite, tmp_path / "out", progress=False)
+    assert summary["failed"] == 0 and len(calls) == 1
+    by = {(r["sampler"], r["nfe"]): r for r in rows}
+    for nfe in (2, 4):
+        assert by["boss", nfe]["calib_s"] > 0 and by["boss", nfe]["wall_clock_s"] > 0
+        assert by["boss", nfe]["nfe_measured"] == nfe
+        ft = by["flowturbo", nfe]
+        assert ft["nfe_measured"] == ft["nfe_main"] == nfe and ft["nfe_refiner"] == 2 * ft["n_r"] > 0
+        assert ft["calib_s"] > 0

@@ -109,6 +109,18 @@ def test_refiner_is_cached_per_model(tmp_path, monkeypatch):
     assert not other.cache_hit
 
 
+def test_function_models_get_a_refiner_but_no_disk_cache(tmp_path, monkeypatch):
+    from rfbench.models import from_velocity
+
+    monkeypatch.setenv("RFBENCH_CACHE", str(tmp_path))
+    model = from_velocity(lambda x, t: -x, data_shape=(2,))  # identified only by the function's name
+    out = rfbench.sample(model, "flowturbo", 4, n=8, refiner_config=TINY)
+    assert out.nfe_measured == 4 and out.info["nfe_refiner"] == 4 and out.info["calib_cached"] is False
+    assert not (tmp_path / "refiners").exists() or not any((tmp_path / "refiners").iterdir())
+    again = rfbench.sample(model, "flowturbo", 4, n=8, refiner_config=TINY)  # same object: memoised
+    assert again.info["calib_s"] == out.info["calib_s"]
+
+
 def test_conv_refiner_for_images():
     net = ConvRefiner(3, hidden=8)
     x, v = torch.randn(2, 3, 8, 8), torch.randn(2, 3, 8, 8)
