@@ -1,7 +1,5 @@
 """The trained 1-rectified flow on 2-D data: quality, caching and determinism."""
 
-import time
-
 import pytest
 import torch
 
@@ -14,9 +12,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_1rf_learns_8gaussians_and_is_cached():
-    t0 = time.perf_counter()
     model = get_model("1-rf", data="8gaussians", progress=False)
-    first = time.perf_counter() - t0
     noise = model.sample_prior(2000, seed=0, dtype=torch.float64)
     x = reference_solution(model, noise, rtol=1e-6, atol=1e-6).x_end.float()
     data = get_dataset("8gaussians").sample(2000, seed=12345)
@@ -25,9 +21,9 @@ def test_1rf_learns_8gaussians_and_is_cached():
     assert w_model < 0.3 * w_prior, (w_model, w_prior)
     assert w_model < 2.0 * floor, (w_model, floor)
 
-    t0 = time.perf_counter()
+    # (no timing here: other test files, e.g. test_boss.py, may have trained this model already)
     again = get_model("1-rf", data="8gaussians", progress=False)
-    assert again.meta["cache_hit"] and time.perf_counter() - t0 < first / 5
+    assert again.meta["cache_hit"]
     for p, q in zip(model.parameters(), again.parameters()):
         assert torch.equal(p, q)
 
