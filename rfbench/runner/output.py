@@ -39,8 +39,9 @@ def markdown(df: pd.DataFrame, suite_name: str, summary: dict | None = None) -> 
     env_cols = [c for c in ("device", "device_name", "torch_version", "rfbench_version", "git_commit") if c in df]
     if env_cols and len(df):
         lines += ["Environment: " + ", ".join(f"{c}={df[c].iloc[0]}" for c in env_cols), ""]
-    metric_cols = [c for c in ("nfe_measured", "ref_rmse", "w2", "sw2", "fd_digits", "fid", "precision", "recall",
-                               "fd_unverified", "lpips", "lpips_unverified", "psnr", "inversion_rmse", "wall_clock_s")
+    metric_cols = [c for c in ("nfe_measured", "nfe_refiner", "ref_rmse", "w2", "sw2", "fd_digits", "fid", "precision",
+                               "recall", "fd_unverified", "lpips", "lpips_unverified", "psnr", "inversion_rmse",
+                               "wall_clock_s", "calib_s", "compile_s")
                    if c in df.columns and df[c].notna().any()]
     for (model, data), group in df.groupby(["model", df["data"].fillna("")], sort=False):
         title = f"## {model}" + (f" on {data}" if data else "")

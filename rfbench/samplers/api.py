@@ -116,10 +116,16 @@ def sample(
         raise InvalidInputError(f"batch_size must be a positive integer, got {batch_size!r}")
 
     plan = spec.make_plan(nfe, model, options)
-    if grid is not None and plan.grid is not None and grid != plan.grid:
-        raise InvalidInputError(f"grid={grid!r} contradicts the sampler option that asks for grid {plan.grid!r}")
-    grid = grid or plan.grid or spec.default_grid
-    ts = make_grid(grid, plan.steps, model, **{**plan.grid_options.get(grid, {}), **(grid_options or {})})
+    if plan.ts is not None:  # the sampler chose its own times (BOSS)
+        if grid not in (None, spec.default_grid) or grid_options:
+            raise InvalidInputError(
+                f"sampler {spec.name!r} computes its own time grid; do not pass grid= or grid_options=")
+        grid, ts = spec.default_grid, plan.ts
+    else:
+        if grid is not None and plan.grid is not None and grid != plan.grid:
+            raise InvalidInputError(f"grid={grid!r} contradicts the sampler option that asks for grid {plan.grid!r}")
+        grid = grid or plan.grid or spec.default_grid
+        ts = make_grid(grid, plan.steps, model, **{**plan.grid_options.get(grid, {}), **(grid_options or {})})
     kwargs = {**plan.kwargs, **options}
     if callback is not None:
         kwargs["callback"] = callback

@@ -21,6 +21,8 @@ class Plan:
     grid: the grid a sampler option asked for (e.g. DPM-Solver's ``skip_type``), used when the
     caller names none; grid_options: per grid name, options the plan needs that grid to take when
     it is the one used (e.g. DPM-Solver-fast's step groups on the logsnr grid).
+    ts: the time grid itself (steps + 1 decreasing times) for samplers that choose their own
+    (BOSS), else None (the grid is made by name).
     """
 
     steps: int
@@ -29,6 +31,7 @@ class Plan:
     info: dict[str, Any] = field(default_factory=dict)
     grid: str | None = None
     grid_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ts: Any = None
 
 
 def _one_per_step(nfe: int, model: FlowModel, options: dict) -> Plan:
