@@ -17,7 +17,7 @@ from ..metrics.convergence import fit_order
 
 ORDER_TOL = 0.25        # |measured - theory| within this: "meets"
 SETTLED_TOL = 0.3       # local slopes disagreeing by more than this: not settled
-MIN_ASYMPTOTIC_NFE = 16  # fits whose largest NFE is below this are labelled pre-asymptotic
+MIN_ASYMPTOTIC_NFE = 32  # fits whose largest NFE is below this are labelled pre-asymptotic
 ROUNDOFF = {"float32": 2e-6, "float64": 1e-12}  # ref_rmse at or below: at the round-off floor
 
 
@@ -56,6 +56,8 @@ def convergence_table(results: pd.DataFrame, *, last: int = 3) -> pd.DataFrame:
 
     Columns: model, data, sampler, grid, theory (int or None), measured (fitted order), nfe_range
     (NFE values the fit used), points, local_slopes, min_error, verdict, note, paper.
+    Verdict: "meets" (within ORDER_TOL of theory), "above" / "below", "inconclusive" (local slopes
+    over the fitted points disagree), with "(see note)" when the fit carries a caveat.
     """
     need = {"model", "sampler", "ref_rmse", "nfe_measured"}
     if not need.issubset(results.columns):
@@ -101,10 +103,12 @@ def convergence_table(results: pd.DataFrame, *, last: int = 3) -> pd.DataFrame:
             notes.append(f"error reaches the {dtype} round-off floor (min {min(errs):.1e}): fit flattened")
         if theory is None:
             verdict = "no claimed order"
+        elif any(n.startswith("slope not settled") for n in notes):
+            verdict = "inconclusive"  # the fitted slope depends on which points are used
         else:
             diff = row["measured"] - theory
             verdict = "meets" if abs(diff) <= ORDER_TOL else ("above" if diff > 0 else "below")
-            if notes and verdict != "meets":
+            if notes:
                 verdict += " (see note)"
         row.update(verdict=verdict, note="; ".join(notes))
         rows.append(row)

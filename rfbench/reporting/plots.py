@@ -28,12 +28,35 @@ def _panels(df: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
     return out
 
 
-def _tidy_log_axes(ax) -> None:
-    """No labels on minor log ticks (they overlap on short ranges)."""
+def _scale(ax, which: str, values) -> None:
+    """Log scale with plain labels when the positive values span a decade or more, else linear
+    (a log axis over a short span gets no or crowded labels)."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    vals = [float(v) for v in values if v == v]
+    if not vals or min(vals) <= 0 or max(vals) / min(vals) < 10:
+        return
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    if max(vals) / min(vals) < 100:  # short span: also label 2x and 5x
+        axis.set_minor_formatter(FuncFormatter(
+            lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))
+    else:
+        axis.set_minor_formatter(NullFormatter())
+
+
+def _nfe_ticks(ax, xs: list[float]) -> None:
+    """Label the NFE values themselves, skipping ones too close (in log space) to the previous."""
     from matplotlib.ticker import NullFormatter
 
+    kept: list[float] = []
+    for x in sorted(x for x in xs if x > 0):
+        if not kept or math.log10(x) - math.log10(kept[-1]) > 0.09:
+            kept.append(x)
+    ax.set_xticks(kept)
+    ax.set_xticklabels([f"{x:g}" for x in kept], fontsize=8)
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _grid(n: int, plt, width: float = 4.2, height: float = 3.3):
@@ -53,20 +76,21 @@ def _colors(names: list[str]) -> dict[str, tuple]:
 
 
 def published_points(published: pd.DataFrame | None, model: str, data: str, metric: str,
-                     model_map: dict | None = None) -> pd.DataFrame:
-    """Published rows for the model's (family, variant), dataset and metric with a stated NFE."""
+                     model_map: dict | None = None, conditioning: str = "unconditional") -> pd.DataFrame:
+    """Published rows for the model's (family, variant), conditioning, dataset and metric with a
+    stated NFE (any sampler: the plot compares samplers)."""
     if published is None or published.empty:
-        return published.iloc[0:0] if published is not None else pd.DataFrame()
+        return pd.DataFrame(columns=["nfe_num", "value_num", "sampler", "paper"])
     family, variant, _ = model_key(model, model_map)
     sel = published[(published["family"] == family) & (published["variant"] == variant)
-                    & (published["dataset"] == dataset_key(data)) & (published["metric"] == metric)
-                    & published["nfe_num"].notna()]
+                    & (published["conditioning"] == conditioning) & (published["dataset"] == dataset_key(data))
+                    & (published["metric"] == metric) & published["nfe_num"].notna()]
     return sel
 
 
 def plot_metric_vs_nfe(df: pd.DataFrame, metric: str, path: Path, *, title: str = "",
                        published: pd.DataFrame | None = None, model_map: dict | None = None) -> tuple[Path, int] | None:
-    """One panel per (model, data): metric vs counted NFE (log-log), one line per sampler (mean over
+    """One panel per (model, data): metric vs counted NFE (log x; log y over a decade or more), one line per sampler (mean over
     seeds; adaptive samplers as single points). Published values for the same model, dataset and
     metric are overlaid as black stars labelled with the paper's sampler. Returns (path, number of
     published points drawn) or None when no row has the metric."""
@@ -87,20 +111,19 @@ def plot_metric_vs_nfe(df: pd.DataFrame, metric: str, path: Path, *, title: str 
                 ax.plot(pts.index, pts.values, **style)
             else:
                 ax.plot(pts.index, pts.values, ls="none", **style)
-        pub = published_points(published, model, data, metric, model_map)
+        cond = str(g["conditioning"].iloc[0]) if "conditioning" in g and g["conditioning"].notna().any() \
+            else "unconditional"
+        pub = published_points(published, model, data, metric, model_map, cond)
         for _, p in pub.iterrows():
             ax.plot([p["nfe_num"]], [p["value_num"]], marker="*", ms=13, color="black", mfc="gold", ls="none",
                     label=f"published: {p['sampler']} ({p['paper'].split(' (')[0]})")
             n_pub += 1
-        ax.set_xscale("log")
-        if (g[metric] > 0).all() and (pub.empty or (pub["value_num"] > 0).all()):
-            ax.set_yscale("log")
+        ax.set_xscale("log")  # NFE: always log, ticks at the NFE values
+        _scale(ax, "y", list(g[metric]) + (list(pub["value_num"]) if len(pub) else []))
         ax.set_title(f"{model}" + (f" ({data})" if data else ""), fontsize=10)
-        _tidy_log_axes(ax)
         xs = sorted(set(g["nfe_measured"].astype(float)) | set(pub["nfe_num"].astype(float) if len(pub) else []))
-        if len(xs) <= 12:  # label the NFE values themselves
-            ax.set_xticks(xs)
-            ax.set_xticklabels([f"{x:g}" for x in xs], fontsize=8)
+        if len(xs) <= 14:
+            _nfe_ticks(ax, xs)
         ax.set_xlabel("NFE (counted)")
         ax.set_ylabel(metric)
         ax.grid(True, which="both", alpha=0.25)
@@ -149,17 +172,17 @@ def plot_pareto(df: pd.DataFrame, metric: str, path: Path, *, title: str = "") -
         front = pareto_front(list(cells["t"]), list(cells["v"]))
         ft, fv = cells["t"].iloc[front], cells["v"].iloc[front]
         ax.step(ft, fv, where="post", color="black", lw=1.2, alpha=0.8, label="Pareto front")
+        if metric == "w2" and "w2_floor" in g and g["w2_floor"].notna().any():
+            ax.axhline(float(g["w2_floor"].dropna().iloc[0]), color="grey", ls="--", lw=1, label="w2_floor")
         ax.scatter(ft, fv, s=60, facecolors="none", edgecolors="black", lw=1.2)
         for i in front:
             c = cells.iloc[i]
             nfe = "ad" if c["nfe_measured"] < 0 else f"{c['nfe_measured']:g}"
             ax.annotate(f"{c['sampler']}@{nfe}", (c["t"], c["v"]), fontsize=6, xytext=(3, 3),
                         textcoords="offset points")
-        ax.set_xscale("log")
-        if (cells["v"] > 0).all():
-            ax.set_yscale("log")
+        _scale(ax, "x", list(cells["t"]))
+        _scale(ax, "y", list(cells["v"]))
         ax.set_title(f"{model}" + (f" ({data})" if data else ""), fontsize=10)
-        _tidy_log_axes(ax)
         ax.set_xlabel("wall clock per batch (s)")
         ax.set_ylabel(metric)
         ax.grid(True, which="both", alpha=0.25)

@@ -37,7 +37,7 @@ PROTOCOL_COLUMNS = ("fid_extractor", "fid_weights_sha256", "fid_impl", "fid_ref"
 def _uniq(df: pd.DataFrame, col: str) -> str:
     if col not in df:
         return "not recorded"
-    vals = [str(v) for v in df[col].dropna().unique()]
+    vals = [str(v) for v in df[col].dropna().unique() if str(v) != ""]
     return ", ".join(vals) if vals else "not recorded"
 
 
@@ -118,9 +118,10 @@ def _convergence_blocks(df: pd.DataFrame) -> list:
         return b + [Para("No analytic model with ref_rmse at two or more NFE values in this run: nothing to fit.")]
     b.append(Para("Slope of -log(ref_rmse) against log(counted NFE), least squares over the three largest NFE "
                   "values (`rfbench.metrics.convergence.fit_order`), on models whose velocity is exact, next to "
-                  f"the order the sampler's paper claims (registry). 'meets': within {ORDER_TOL}. Notes flag fits "
-                  "that are not asymptotic: few or small NFE, unsettled local slopes, or errors at the round-off "
-                  "floor of the sampling dtype."))
+                  f"the order the sampler's paper claims (registry). 'meets': within {ORDER_TOL}; 'inconclusive': the "
+                  "local slopes over the fitted points disagree by more than 0.3. Notes flag fits that are not "
+                  "asymptotic: small NFE, unsettled local slopes, or errors at the round-off floor of the sampling "
+                  "dtype; run more NFE values (e.g. up to 64 or 256) for an asymptotic order."))
     rows = []
     for r in conv.itertuples(index=False):
         theory = "-" if r.theory is None or (isinstance(r.theory, float) and math.isnan(r.theory)) else str(int(r.theory))
@@ -162,6 +163,23 @@ def _results_blocks(df: pd.DataFrame) -> list:
     return b
 
 
+def _timing_sanity(df: pd.DataFrame) -> str:
+    """A warning when wall clock falls as NFE rises within a (model, sampler): noisy timings."""
+    if not {"wall_clock_s", "nfe_measured"}.issubset(df.columns):
+        return ""
+    ok = df[(df["status"] == "ok") & df["wall_clock_s"].notna() & df["nfe"].notna()]
+    bad, total = 0, 0
+    for _, g in ok.groupby(["model", "data", "sampler"], sort=False):
+        t = g.groupby("nfe_measured")["wall_clock_s"].median().sort_index().values
+        for a, b in zip(t, t[1:]):
+            total += 1
+            bad += b < 0.8 * a
+    if not bad:
+        return ""
+    return (f"Timing check: in {bad} of {total} NFE steps the wall clock fell by more than 20% as NFE rose, "
+            "so these timings are noisy (a loaded machine?); compare times only within a quiet run")
+
+
 def build_report(run_dir: str | Path, *, published: str | Path | None = None, out: str | Path | None = None,
                  model_map: dict[str, tuple[str, str]] | None = None) -> dict:
     """Write ``report.md``, ``report.html`` and figures under ``report/`` for the run in ``run_dir``.
@@ -196,17 +214,21 @@ def build_report(run_dir: str | Path, *, published: str | Path | None = None, ou
         if res:
             path, n_pub = res
             figures.append(path)
-            cap = f"{metric} against counted NFE, one panel per model, mean over seeds (log-log)"
+            cap = f"{metric} against counted NFE (log axis), one panel per model, mean over seeds"
             cap += (f"; {n_pub} published value(s) overlaid as stars" if n_pub else
                     "; no published value exists for these models, datasets and metric")
             fig_blocks.append(Image(f"report/{path.name}", cap))
+    timing_note = _timing_sanity(df)
     for metric in QUALITY_METRICS:
         path = plot_pareto(df, metric, fig_dir / f"pareto_{metric}.png",
                            title=f"{suite_name}: {metric} vs wall clock, Pareto front per model")
         if path:
             figures.append(path)
-            fig_blocks.append(Image(f"report/{path.name}", f"{metric} against wall clock per batch; circled cells "
-                                                             "form the Pareto front (nothing else is both faster and better)"))
+            cap = (f"{metric} against wall clock per batch; circled cells form the Pareto front (nothing else is "
+                   "both faster and better)")
+            if metric == "w2":
+                cap += "; dashed line: w2_floor (W2 between two held-out data sets): values near it are within sampling noise"
+            fig_blocks.append(Image(f"report/{path.name}", cap + (f". {timing_note}" if timing_note else "")))
     if len(fig_blocks) == 1:
         fig_blocks.append(Para("No plottable metric in this run."))
 
