@@ -71,6 +71,14 @@ def test_pareto_front():
 
 
 def test_report_from_synthetic_results(synthetic):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    (synthetic / "samples").mkdir()
+    plt.imsave(synthetic / "samples" / "analytic-gmm-rf-euler-nfe8.png", np.random.default_rng(0).random((64, 64)))
     res = build_report(synthetic)
     md = res["md"].read_text()
     for section in ("## Environment", "## Protocol", "## Convergence order (analytic models)", "## Results",
@@ -81,6 +89,7 @@ def test_report_from_synthetic_results(synthetic):
     # every referenced image exists
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
     assert "report/ref_rmse_vs_nfe.png" in images and "report/pareto_ref_rmse.png" in images
+    assert "samples/analytic-gmm-rf-euler-nfe8.png" in images  # sample grids of artifact hooks
     for rel in images:
         assert (synthetic / rel).is_file() and (synthetic / rel).stat().st_size > 1000
     html = res["html"].read_text()

@@ -26,12 +26,14 @@ from .render import Bullets, Heading, Image, Para, Table, blocks_to_html, blocks
 NFE_METRICS = ("ref_rmse", "w2", "sw2", "fd_digits", "fid", "lpips", "psnr")  # plotted against NFE
 QUALITY_METRICS = ("fid", "fd_digits", "w2", "ref_rmse")                      # Pareto plots, in this order
 TABLE_METRICS = ("ref_rmse", "w2", "sw2", "fd_digits", "fid", "lpips", "psnr", "precision", "recall",
-                 "wall_clock_s")
+                 "inversion_rmse", "nfe_refiner", "wall_clock_s", "calib_s", "compile_s")  # shown when present
 ENV_COLUMNS = ("device", "device_name", "dtype", "torch_version", "python_version", "torch_threads",
                "rfbench_version", "git_commit", "code_hash")
-PROTOCOL_COLUMNS = ("fid_extractor", "fid_weights_sha256", "fid_impl", "fid_ref", "fid_ref_n", "fid_n_samples",
-                    "image_resolution", "resize_rule", "fd_digits_extractor", "fd_digits_ref", "fd_digits_ref_n",
-                    "fd_digits_n_samples", "digits_classifier_acc", "lpips_net", "lpips_weights_sha256", "lpips_n")
+# Image-metric protocol columns (written by the image metrics next to each value): text columns with
+# these prefixes, plus counts and accuracies; numeric values such as fd_unverified are not protocol.
+PROTOCOL_PREFIXES = ("fid_", "fd_", "lpips_", "prc_", "image_", "resize_", "uint8_", "digits_", "precision_",
+                     "recall_")
+PROTOCOL_NUMERIC_SUFFIXES = ("_n", "_n_samples", "_ref_n", "_acc")
 
 
 def _uniq(df: pd.DataFrame, col: str) -> str:
@@ -95,8 +97,10 @@ def _protocol_blocks(df: pd.DataFrame, suite_name: str) -> list:
                      f"samples per cell: {_uniq(df, 'n_samples')}; dtype: {_uniq(df, 'dtype')}.")
     if "ref_rtol" in df and df["ref_rtol"].notna().any():
         nfe = df["ref_nfe"].dropna() if "ref_nfe" in df else pd.Series(dtype=float)
+        span = "" if not len(nfe) else (f" ({int(nfe.min())} evaluations)" if nfe.min() == nfe.max()
+                                         else f" ({int(nfe.min())}-{int(nfe.max())} evaluations)")
         facts.append(f"Reference solution: float64 dopri5 with rtol = atol = {_uniq(df, 'ref_rtol')} from the same "
-                     f"noise" + (f" ({int(nfe.min())}-{int(nfe.max())} evaluations)" if len(nfe) else "")
+                     f"noise" + span
                      + "; ref_rmse is the per-sample RMSE to it, averaged.")
     if "wall_clock_s" in df and df["wall_clock_s"].notna().any():
         reps = f"the median of {suite.timing_repeats} timed calls" if suite is not None else "the median of repeated timed calls"
@@ -105,7 +109,9 @@ def _protocol_blocks(df: pd.DataFrame, suite_name: str) -> list:
     b.append(Bullets(facts))
     rows = [[s, *_sampler_facts(s), _uniq(df[df["sampler"] == s], "grid")] for s in dict.fromkeys(df["sampler"])]
     b.append(Table(["sampler", "order (claimed)", "NFE per step", "reference", "grid"], rows))
-    proto = [[c, _uniq(df, c)] for c in PROTOCOL_COLUMNS if c in df and df[c].notna().any()]
+    cols = [c for c in df.columns if c.startswith(PROTOCOL_PREFIXES) and df[c].notna().any()
+            and (df[c].dtype == object or str(df[c].dtype).startswith("str") or c.endswith(PROTOCOL_NUMERIC_SUFFIXES))]
+    proto = [[c, _uniq(df, c)] for c in cols]
     if proto:
         b += [Para("Image-metric protocol recorded with the rows:"), Table(["field", "value"], proto)]
     return b
@@ -141,7 +147,8 @@ def _results_blocks(df: pd.DataFrame) -> list:
         first = g.iloc[0]
         facts = [f"{c} = {fmt(first[c])}" for c in ("straightness", "w2_floor", "ref_nfe") if c in g and pd.notna(first.get(c))]
         if facts:
-            b.append(Para("; ".join(facts) + " (model properties; w2_floor: W2 between two held-out data sets)."))
+            b.append(Para("; ".join(facts) + " (model properties" + ("; w2_floor: W2 between two held-out data sets"
+                                                                    if "w2_floor" in " ".join(facts) else "") + ")."))
         ok = g[g["status"] == "ok"]
         if ok.empty:
             b.append(Para("No successful cell."))
@@ -155,11 +162,38 @@ def _results_blocks(df: pd.DataFrame) -> list:
                 row[0] += f" ({c['seed'].nunique()} seeds)"
             rows.append(row)
         b.append(Table(["sampler", "NFE", "NFE counted"] + metrics, rows))
+        notes = [str(n) for n in ok["notes"].dropna().unique() if str(n).strip()] if "notes" in ok else []
+        if notes:
+            b.append(Para("Notes recorded with these rows (why a value is missing, roundings):"))
+            b.append(Bullets(notes))
     bad = df[df["status"] != "ok"] if "status" in df else df.iloc[0:0]
     if len(bad):
         b.append(Heading(3, "Failed and not-applicable cells"))
         b.append(Bullets([f"{r.model}" + (f"@{r.data}" if isinstance(r.data, str) and r.data else "")
                           + f" {r.sampler} nfe={fmt(r.nfe)}: {r.status}: {r.reason}" for r in bad.itertuples()]))
+    return b
+
+
+MAX_SAMPLE_IMAGES = 24
+
+
+def _sample_blocks(df: pd.DataFrame, run_dir: Path, out_dir: Path) -> list:
+    """Sample grids written by artifact hooks: PNG paths in columns ending in ``_png`` (relative to
+    the run folder) and the PNGs under ``run_dir/samples``; at most MAX_SAMPLE_IMAGES."""
+    import os
+
+    paths: list[Path] = []
+    for col in [c for c in df.columns if c.endswith("_png")]:
+        paths += [run_dir / str(v) for v in df[col].dropna().unique() if str(v).strip()]
+    if (run_dir / "samples").is_dir():
+        paths += sorted((run_dir / "samples").glob("*.png"))
+    paths = [p for p in dict.fromkeys(paths) if p.is_file()]
+    if not paths:
+        return []
+    b: list = [Heading(2, "Samples"), Para(f"Sample grids written by the run ({min(len(paths), MAX_SAMPLE_IMAGES)} of "
+                                           f"{len(paths)} shown).")]
+    for p in paths[:MAX_SAMPLE_IMAGES]:
+        b.append(Image(os.path.relpath(p, out_dir), p.stem))
     return b
 
 
@@ -234,6 +268,7 @@ def build_report(run_dir: str | Path, *, published: str | Path | None = None, ou
 
     blocks += _results_blocks(df)
     blocks += fig_blocks
+    blocks += _sample_blocks(df, run_dir, out_dir)
     comp = compare(df, pub, model_map=model_map)
     comp.results_path, comp.published_path = str(results_path), str(published or "results/published.csv")
     blocks += comparison_blocks(comp, title="Comparison with published numbers", level=2, max_measured_groups=40)
