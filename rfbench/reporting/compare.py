@@ -236,9 +236,10 @@ def _why_unmatched(m: pd.Series, pub: pd.DataFrame) -> str:
     on_ds = same[same["dataset"] == m["dataset"]]
     if on_ds.empty:
         return f"{key} is published on {', '.join(sorted(same['dataset'].unique()))} only"
+    conds = sorted(on_ds["conditioning"].unique())
     on_ds = on_ds[on_ds["conditioning"] == m["conditioning"]]
     if on_ds.empty:
-        return f"{key} on {m['dataset']} is published {m['conditioning'] and 'only with other conditioning'}"
+        return f"{key} on {m['dataset']} is published {', '.join(conds)} only (measured: {m['conditioning']})"
     s = on_ds[on_ds["sampler"] == sampler_key(m["sampler"])]
     if s.empty:
         return f"{key} on {m['dataset']}: published samplers are {', '.join(sorted(on_ds['sampler'].unique()))}"
