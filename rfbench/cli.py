@@ -4,6 +4,8 @@
     rfbench run SUITE [--quick|--smoke] [--device cpu|cuda] [--out DIR] [--nfe 2,4,8] [--models ...] [--samplers ...]
                       [--set KEY=VALUE ...] [--checkpoint NAME=PATH ...]
     rfbench train MODEL [--data DATA] [--steps N] [--seed S]
+    rfbench compare RESULTS [--published CSV] [--out DIR] [--map NAME=FAMILY/VARIANT] [--all-published]
+    rfbench report DIR [--published CSV] [--out DIR] [--map NAME=FAMILY/VARIANT]
 
 Errors caused by input (unknown names, bad values, missing files) print one line and exit 2.
 """
@@ -131,6 +133,30 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from pathlib import Path
+
+    from .reporting import compare_files, parse_model_map
+
+    comp = compare_files(args.results, args.published, model_map=parse_model_map(args.map),
+                         all_published=args.all_published)
+    out = Path(args.out) if args.out else Path(comp.results_path).parent
+    paths = comp.write(out)
+    print(comp.to_markdown())
+    print(f"wrote {paths['csv']}, {paths['md']}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .reporting import build_report, parse_model_map
+
+    res = build_report(args.dir, published=args.published, out=args.out, model_map=parse_model_map(args.map))
+    comp = res["comparison"]
+    print(f"wrote {res['md']}, {res['html']} ({len(res['figures'])} figures; comparison: {len(comp.matched)} matched, "
+          f"{len(comp.measured_only)} measured only, {len(comp.published_only)} published only)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rfbench", description="Benchmark flow-based generative samplers.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -166,6 +192,23 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--device", default=None, help="cpu or cuda")
     tr.add_argument("--no-progress", action="store_true")
     tr.set_defaults(func=cmd_train)
+
+    cmp_ = sub.add_parser("compare", help="place measured results next to published numbers, flag protocol mismatches")
+    cmp_.add_argument("results", help="results.csv of a suite run (or its folder)")
+    cmp_.add_argument("--published", default=None, help="published table (default results/published.csv)")
+    cmp_.add_argument("--out", default=None, help="folder for comparison.csv/.md (default: next to RESULTS)")
+    cmp_.add_argument("--map", action="append", metavar="NAME=FAMILY/VARIANT",
+                      help="map a model name to a published (family, variant), e.g. my-rf=rectified-flow/1-rf")
+    cmp_.add_argument("--all-published", action="store_true",
+                      help="list every unmatched published row, not only those of the measured models")
+    cmp_.set_defaults(func=cmd_compare)
+
+    rep = sub.add_parser("report", help="Markdown + HTML report of a suite's output (tables, plots, comparison)")
+    rep.add_argument("dir", help="output folder of a suite run (holds results.csv)")
+    rep.add_argument("--published", default=None, help="published table (default results/published.csv)")
+    rep.add_argument("--out", default=None, help="folder for report.md/.html (default DIR)")
+    rep.add_argument("--map", action="append", metavar="NAME=FAMILY/VARIANT", help="as for compare")
+    rep.set_defaults(func=cmd_report)
     return p
 
 

@@ -1,0 +1,197 @@
+"""Report figures: metric vs NFE per model with published points overlaid, and quality vs wall
+clock with the Pareto front highlighted. Matplotlib with the Agg backend; PNG files."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from .compare import normalise_results
+from .names import dataset_key, model_key
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _panels(df: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
+    out = []
+    for (model, data), g in df.groupby(["model", "data"], sort=False):
+        out.append((str(model), str(data), g))
+    return out
+
+
+def _scale(ax, which: str, values) -> None:
+    """Log scale with plain labels when the positive values span a decade or more, else linear
+    (a log axis over a short span gets no or crowded labels)."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    vals = [float(v) for v in values if v == v]
+    if not vals or min(vals) <= 0 or max(vals) / min(vals) < 10:
+        return
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    if max(vals) / min(vals) < 100:  # short span: also label 2x and 5x
+        axis.set_minor_formatter(FuncFormatter(
+            lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))
+    else:
+        axis.set_minor_formatter(NullFormatter())
+
+
+def _nfe_ticks(ax, xs: list[float]) -> None:
+    """Label the NFE values themselves, skipping ones too close (in log space) to the previous."""
+    from matplotlib.ticker import NullFormatter
+
+    kept: list[float] = []
+    for x in sorted(x for x in xs if x > 0):
+        if not kept or math.log10(x) - math.log10(kept[-1]) > 0.09:
+            kept.append(x)
+    ax.set_xticks(kept)
+    ax.set_xticklabels([f"{x:g}" for x in kept], fontsize=8)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _grid(n: int, plt, width: float = 4.2, height: float = 3.3):
+    cols = min(3, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat)
+
+
+def _colors(names: list[str]) -> dict[str, tuple]:
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab10" if len(names) <= 10 else "tab20"]
+    return {n: cmap(i % cmap.N) for i, n in enumerate(names)}
+
+
+def published_points(published: pd.DataFrame | None, model: str, data: str, metric: str,
+                     model_map: dict | None = None, conditioning: str = "unconditional") -> pd.DataFrame:
+    """Published rows for the model's (family, variant), conditioning, dataset and metric with a
+    stated NFE (any sampler: the plot compares samplers)."""
+    if published is None or published.empty:
+        return pd.DataFrame(columns=["nfe_num", "value_num", "sampler", "paper"])
+    family, variant, _ = model_key(model, model_map)
+    sel = published[(published["family"] == family) & (published["variant"] == variant)
+                    & (published["conditioning"] == conditioning) & (published["dataset"] == dataset_key(data))
+                    & (published["metric"] == metric) & published["nfe_num"].notna()]
+    return sel
+
+
+def plot_metric_vs_nfe(df: pd.DataFrame, metric: str, path: Path, *, title: str = "",
+                       published: pd.DataFrame | None = None, model_map: dict | None = None) -> tuple[Path, int] | None:
+    """One panel per (model, data): metric vs counted NFE (log x; log y over a decade or more), one line per sampler (mean over
+    seeds; adaptive samplers as single points). Published values for the same model, dataset and
+    metric are overlaid as black stars labelled with the paper's sampler. Returns (path, number of
+    published points drawn) or None when no row has the metric."""
+    df = normalise_results(df)
+    ok = df[(df["status"] == "ok") & df[metric].notna() & df["nfe_measured"].notna()] if metric in df else df.iloc[0:0]
+    if ok.empty:
+        return None
+    plt = _plt()
+    panels = _panels(ok)
+    colors = _colors(list(dict.fromkeys(ok["sampler"])))
+    fig, axes = _grid(len(panels), plt)
+    n_pub = 0
+    for ax, (model, data, g) in zip(axes, panels):
+        for sampler, s in g.groupby("sampler", sort=False):
+            pts = s.groupby("nfe_measured")[metric].mean().sort_index()
+            style = dict(marker="o", ms=4, lw=1.4, color=colors[sampler], label=sampler)
+            if len(pts) > 1:
+                ax.plot(pts.index, pts.values, **style)
+            else:
+                ax.plot(pts.index, pts.values, ls="none", **style)
+        cond = str(g["conditioning"].iloc[0]) if "conditioning" in g and g["conditioning"].notna().any() \
+            else "unconditional"
+        pub = published_points(published, model, data, metric, model_map, cond)
+        for _, p in pub.iterrows():
+            ax.plot([p["nfe_num"]], [p["value_num"]], marker="*", ms=13, color="black", mfc="gold", ls="none",
+                    label=f"published: {p['sampler']} ({p['paper'].split(' (')[0]})")
+            n_pub += 1
+        ax.set_xscale("log")  # NFE: always log, ticks at the NFE values
+        _scale(ax, "y", list(g[metric]) + (list(pub["value_num"]) if len(pub) else []))
+        ax.set_title(f"{model}" + (f" ({data})" if data else ""), fontsize=10)
+        xs = sorted(set(g["nfe_measured"].astype(float)) | set(pub["nfe_num"].astype(float) if len(pub) else []))
+        if len(xs) <= 14:
+            _nfe_ticks(ax, xs)
+        ax.set_xlabel("NFE (counted)")
+        ax.set_ylabel(metric)
+        ax.grid(True, which="both", alpha=0.25)
+        handles, labels = ax.get_legend_handles_labels()
+        uniq = dict(zip(labels, handles))
+        ax.legend(uniq.values(), uniq.keys(), fontsize=7, loc="best")
+    fig.suptitle(title or f"{metric} vs NFE", y=1.0)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path, n_pub
+
+
+def pareto_front(times: list[float], values: list[float]) -> list[int]:
+    """Indices of the points no other point beats in both time and value (lower is better),
+    sorted by time."""
+    order = sorted(range(len(times)), key=lambda i: (times[i], values[i]))
+    front, best = [], math.inf
+    for i in order:
+        if values[i] < best:
+            front.append(i)
+            best = values[i]
+    return front
+
+
+def plot_pareto(df: pd.DataFrame, metric: str, path: Path, *, title: str = "") -> Path | None:
+    """Per (model, data): metric vs wall_clock_s for every (sampler, NFE) cell (mean over seeds),
+    the Pareto front (no other cell is both faster and better) drawn as a step line with the front
+    cells labelled sampler@NFE."""
+    need = {metric, "wall_clock_s"}
+    if not need.issubset(df.columns):
+        return None
+    df = normalise_results(df)
+    ok = df[(df["status"] == "ok") & df[metric].notna() & df["wall_clock_s"].notna()]
+    if ok.empty:
+        return None
+    plt = _plt()
+    panels = _panels(ok)
+    colors = _colors(list(dict.fromkeys(ok["sampler"])))
+    fig, axes = _grid(len(panels), plt, width=4.6, height=3.6)
+    for ax, (model, data, g) in zip(axes, panels):
+        cells = g.groupby(["sampler", g["nfe_measured"].fillna(-1)], sort=False).agg(
+            t=("wall_clock_s", "mean"), v=(metric, "mean")).reset_index()
+        for sampler, s in cells.groupby("sampler", sort=False):
+            ax.scatter(s["t"], s["v"], s=18, color=colors[sampler], label=sampler, alpha=0.85)
+        front = pareto_front(list(cells["t"]), list(cells["v"]))
+        ft, fv = cells["t"].iloc[front], cells["v"].iloc[front]
+        ax.step(ft, fv, where="post", color="black", lw=1.2, alpha=0.8, label="Pareto front")
+        if metric == "w2" and "w2_floor" in g and g["w2_floor"].notna().any():
+            ax.axhline(float(g["w2_floor"].dropna().iloc[0]), color="grey", ls="--", lw=1, label="w2_floor")
+        ax.scatter(ft, fv, s=60, facecolors="none", edgecolors="black", lw=1.2)
+        for i in front:
+            c = cells.iloc[i]
+            nfe = "ad" if c["nfe_measured"] < 0 else f"{c['nfe_measured']:g}"
+            ax.annotate(f"{c['sampler']}@{nfe}", (c["t"], c["v"]), fontsize=6, xytext=(3, 3),
+                        textcoords="offset points")
+        _scale(ax, "x", list(cells["t"]))
+        _scale(ax, "y", list(cells["v"]))
+        ax.set_title(f"{model}" + (f" ({data})" if data else ""), fontsize=10)
+        ax.set_xlabel("wall clock per batch (s)")
+        ax.set_ylabel(metric)
+        ax.grid(True, which="both", alpha=0.25)
+        ax.legend(fontsize=7, loc="best")
+    fig.suptitle(title or f"{metric} vs wall clock (Pareto front)", y=1.0)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+__all__ = ["pareto_front", "plot_metric_vs_nfe", "plot_pareto", "published_points"]

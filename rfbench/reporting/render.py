@@ -1,0 +1,110 @@
+"""Report documents as a list of blocks, rendered to Markdown and to self-contained HTML.
+
+Blocks: :class:`Heading`, :class:`Para` (Markdown-lite text: `code`, **bold**), :class:`Table`,
+:class:`Bullets`, :class:`Image` (a PNG path relative to the document). The HTML embeds images as
+base64 so a single file can be mailed or archived; it loads nothing from the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Heading:
+    level: int
+    text: str
+
+
+@dataclass
+class Para:
+    text: str
+
+
+@dataclass
+class Table:
+    header: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
+class Bullets:
+    items: list[str]
+
+
+@dataclass
+class Image:
+    path: str  # relative to the document
+    caption: str
+
+
+def _md_cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def blocks_to_markdown(blocks: list) -> str:
+    out: list[str] = []
+    for b in blocks:
+        if isinstance(b, Heading):
+            out += ["#" * b.level + " " + b.text, ""]
+        elif isinstance(b, Para):
+            out += [b.text, ""]
+        elif isinstance(b, Table):
+            out.append("| " + " | ".join(map(_md_cell, b.header)) + " |")
+            out.append("|" + "---|" * len(b.header))
+            out += ["| " + " | ".join(map(_md_cell, r)) + " |" for r in b.rows]
+            out.append("")
+        elif isinstance(b, Bullets):
+            out += [f"- {item}" for item in b.items] + [""]
+        elif isinstance(b, Image):
+            out += [f"![{b.caption}]({b.path})", "", f"*{b.caption}*", ""]
+        else:  # pragma: no cover - programming error
+            raise TypeError(f"unknown block {b!r}")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _inline(text: str) -> str:
+    """Escape, then turn `code` and **bold** into tags."""
+    t = html.escape(str(text), quote=False)
+    t = re.sub(r"`([^`]+)`", r"<code>\1</code>", t)
+    return re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", t)
+
+
+_CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1200px;margin:2em auto;
+padding:0 1em;color:#222;line-height:1.45}table{border-collapse:collapse;margin:0.6em 0 1.2em;font-size:0.86em}
+th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}th{background:#f1f3f5}
+tr:nth-child(even) td{background:#fafafa}code{background:#f1f3f5;padding:0 3px;border-radius:3px}
+figure{margin:1em 0}figure img{max-width:100%;border:1px solid #ddd}figcaption{font-size:0.9em;color:#555}"""
+
+
+def blocks_to_html(blocks: list, *, base_dir: str | Path, title: str = "rfbench report", embed: bool = True) -> str:
+    """Self-contained HTML: images under ``base_dir`` are embedded as base64 (``embed=True``)."""
+    base_dir = Path(base_dir)
+    out = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+           f"<style>{_CSS}</style></head><body>"]
+    for b in blocks:
+        if isinstance(b, Heading):
+            out.append(f"<h{b.level}>{_inline(b.text)}</h{b.level}>")
+        elif isinstance(b, Para):
+            out.append(f"<p>{_inline(b.text)}</p>")
+        elif isinstance(b, Table):
+            out.append("<table><thead><tr>" + "".join(f"<th>{_inline(h)}</th>" for h in b.header) + "</tr></thead><tbody>")
+            out += ["<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in b.rows]
+            out.append("</tbody></table>")
+        elif isinstance(b, Bullets):
+            out.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in b.items) + "</ul>")
+        elif isinstance(b, Image):
+            src = b.path
+            if embed:
+                data = (base_dir / b.path).read_bytes()
+                src = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+            out.append(f"<figure><img src='{src}' alt='{html.escape(b.caption, quote=True)}'>"
+                       f"<figcaption>{_inline(b.caption)}</figcaption></figure>")
+        else:  # pragma: no cover
+            raise TypeError(f"unknown block {b!r}")
+    out.append("</body></html>")
+    return "\n".join(out)

@@ -1,0 +1,281 @@
+"""``rfbench report DIR``: one Markdown and one self-contained HTML report for a suite's output.
+
+Sections: summary, environment, protocol, convergence order (analytic models), result tables,
+figures (metric vs NFE with published points; quality vs wall clock with the Pareto front),
+comparison with published numbers, failed and not-applicable cells. Works for any suite: it
+reads only results.csv (and run.json when present).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import platform
+from pathlib import Path
+
+import pandas as pd
+
+from ..cache import atomic_write_text
+from .compare import compare, comparison_blocks, fmt, load_results
+from .convergence import ORDER_TOL, convergence_table
+from .plots import plot_metric_vs_nfe, plot_pareto
+from .published import load_published
+from .render import Bullets, Heading, Image, Para, Table, blocks_to_html, blocks_to_markdown
+
+NFE_METRICS = ("ref_rmse", "w2", "sw2", "fd_digits", "fid", "lpips", "psnr")  # plotted against NFE
+QUALITY_METRICS = ("fid", "fd_digits", "w2", "ref_rmse")                      # Pareto plots, in this order
+TABLE_METRICS = ("ref_rmse", "w2", "sw2", "fd_digits", "fid", "lpips", "psnr", "precision", "recall",
+                 "inversion_rmse", "nfe_refiner", "wall_clock_s", "calib_s", "compile_s")  # shown when present
+ENV_COLUMNS = ("device", "device_name", "dtype", "torch_version", "python_version", "torch_threads",
+               "rfbench_version", "git_commit", "code_hash")
+# Image-metric protocol columns (written by the image metrics next to each value): text columns with
+# these prefixes, plus counts and accuracies; numeric values such as fd_unverified are not protocol.
+PROTOCOL_PREFIXES = ("fid_", "fd_", "lpips_", "prc_", "image_", "resize_", "uint8_", "digits_", "precision_",
+                     "recall_")
+PROTOCOL_NUMERIC_SUFFIXES = ("_n", "_n_samples", "_ref_n", "_acc")
+
+
+def _uniq(df: pd.DataFrame, col: str) -> str:
+    if col not in df:
+        return "not recorded"
+    vals = [str(v) for v in df[col].dropna().unique() if str(v) != ""]
+    return ", ".join(vals) if vals else "not recorded"
+
+
+def _summary(df: pd.DataFrame, meta: dict) -> str:
+    counts = df["status"].value_counts().to_dict() if "status" in df else {}
+    parts = [f"{len(df)} cells"] + [f"{v} {k}" for k, v in counts.items()]
+    s = meta.get("summary") or {}
+    if s:
+        parts.append(f"run: {s.get('computed', '?')} computed, {s.get('reused', '?')} reused from cell records")
+    return "; ".join(parts)
+
+
+def _environment_blocks(df: pd.DataFrame) -> list:
+    rows = [[c, _uniq(df, c)] for c in ENV_COLUMNS if c in df]
+    from .. import __version__
+
+    rows.append(["report generated", f"{_dt.datetime.now().isoformat(timespec='seconds')} by rfbench {__version__}, "
+                                     f"Python {platform.python_version()} on {platform.platform()}"])
+    return [Heading(2, "Environment"),
+            Para("As recorded in each result row (several values mean the rows came from different runs)."),
+            Table(["field", "value"], rows)]
+
+
+def _sampler_facts(name: str) -> tuple[str, str, str]:
+    try:
+        from ..samplers import SAMPLERS
+
+        if name in SAMPLERS:
+            s = SAMPLERS.get(name)
+            return ("-" if s.order is None else str(s.order)), s.nfe_per_step, s.paper
+    except Exception:  # noqa: BLE001
+        pass
+    return "?", "?", "not registered in this rfbench"
+
+
+def _protocol_blocks(df: pd.DataFrame, suite_name: str) -> list:
+    b: list = [Heading(2, "Protocol")]
+    suite = None
+    try:
+        from ..suites import SUITES
+
+        suite = SUITES.get(suite_name) if suite_name in SUITES else None
+    except Exception:  # noqa: BLE001
+        suite = None
+    facts = []
+    if suite is not None:
+        facts.append(f"Suite `{suite.name}`: {suite.description}.")
+    models = df.groupby(["model", "data"], sort=False).size().index
+    facts.append("Models: " + ", ".join(f"`{m}`" + (f" on {d}" if d else "") for m, d in models) + ".")
+    nfes = sorted({int(v) for v in df["nfe"].dropna()}) if "nfe" in df else []
+    facts.append(f"Requested NFE: {', '.join(map(str, nfes)) or 'none'} (adaptive samplers choose their own); "
+                 f"every NFE in the tables is counted by a forward hook, not claimed.")
+    if "seed" in df:
+        facts.append(f"Noise seeds: {', '.join(map(str, sorted(df['seed'].dropna().astype(int).unique())))}; "
+                     f"samples per cell: {_uniq(df, 'n_samples')}; dtype: {_uniq(df, 'dtype')}.")
+    if "ref_rtol" in df and df["ref_rtol"].notna().any():
+        nfe = df["ref_nfe"].dropna() if "ref_nfe" in df else pd.Series(dtype=float)
+        span = "" if not len(nfe) else (f" ({int(nfe.min())} evaluations)" if nfe.min() == nfe.max()
+                                         else f" ({int(nfe.min())}-{int(nfe.max())} evaluations)")
+        facts.append(f"Reference solution: float64 dopri5 with rtol = atol = {_uniq(df, 'ref_rtol')} from the same "
+                     f"noise" + span
+                     + "; ref_rmse is the per-sample RMSE to it, averaged.")
+    if "wall_clock_s" in df and df["wall_clock_s"].notna().any():
+        reps = f"the median of {suite.timing_repeats} timed calls" if suite is not None else "the median of repeated timed calls"
+        facts.append(f"wall_clock_s: time to sample the whole batch once, {reps} after a warm-up, "
+                     f"synchronised on the device.")
+    b.append(Bullets(facts))
+    rows = [[s, *_sampler_facts(s), _uniq(df[df["sampler"] == s], "grid")] for s in dict.fromkeys(df["sampler"])]
+    b.append(Table(["sampler", "order (claimed)", "NFE per step", "reference", "grid"], rows))
+    cols = [c for c in df.columns if c.startswith(PROTOCOL_PREFIXES) and df[c].notna().any()
+            and (df[c].dtype == object or str(df[c].dtype).startswith("str") or c.endswith(PROTOCOL_NUMERIC_SUFFIXES))]
+    proto = [[c, _uniq(df, c)] for c in cols]
+    if proto:
+        b += [Para("Image-metric protocol recorded with the rows:"), Table(["field", "value"], proto)]
+    return b
+
+
+def _convergence_blocks(df: pd.DataFrame) -> list:
+    conv = convergence_table(df)
+    b: list = [Heading(2, "Convergence order (analytic models)")]
+    if conv.empty:
+        return b + [Para("No analytic model with ref_rmse at two or more NFE values in this run: nothing to fit.")]
+    b.append(Para("Slope of -log(ref_rmse) against log(counted NFE), least squares over the three largest NFE "
+                  "values (`rfbench.metrics.convergence.fit_order`), on models whose velocity is exact, next to "
+                  f"the order the sampler's paper claims (registry). 'meets': within {ORDER_TOL}; 'inconclusive': the "
+                  "local slopes over the fitted points disagree by more than 0.3. Notes flag fits that are not "
+                  "asymptotic: small NFE, unsettled local slopes, or errors at the round-off floor of the sampling "
+                  "dtype; run more NFE values (e.g. up to 64 or 256) for an asymptotic order."))
+    rows = []
+    for r in conv.itertuples(index=False):
+        theory = "-" if r.theory is None or (isinstance(r.theory, float) and math.isnan(r.theory)) else str(int(r.theory))
+        measured = "—" if math.isnan(r.measured) else f"{r.measured:.2f}"
+        rows.append([r.model, r.sampler, r.grid, theory, measured, r.nfe_range, r.local_slopes,
+                     f"{r.min_error:.2e}", r.verdict, r.note])
+    b.append(Table(["model", "sampler", "grid", "theory", "measured", "NFE used", "last local slopes",
+                    "min ref_rmse", "verdict", "note"], rows))
+    return b
+
+
+def _results_blocks(df: pd.DataFrame) -> list:
+    b: list = [Heading(2, "Results")]
+    metrics = [m for m in TABLE_METRICS if m in df and df[m].notna().any()]
+    for (model, data), g in df.groupby(["model", "data"], sort=False):
+        b.append(Heading(3, f"{model}" + (f" on {data}" if data else "")))
+        first = g.iloc[0]
+        facts = [f"{c} = {fmt(first[c])}" for c in ("straightness", "w2_floor", "ref_nfe") if c in g and pd.notna(first.get(c))]
+        if facts:
+            b.append(Para("; ".join(facts) + " (model properties" + ("; w2_floor: W2 between two held-out data sets"
+                                                                    if "w2_floor" in " ".join(facts) else "") + ")."))
+        ok = g[g["status"] == "ok"]
+        if ok.empty:
+            b.append(Para("No successful cell."))
+            continue
+        agg = ok.groupby(["sampler", ok["nfe"].fillna(-1)], sort=False)
+        rows = []
+        for (sampler, nfe), c in agg:
+            row = [sampler, "adaptive" if nfe < 0 else str(int(nfe)), fmt(c["nfe_measured"].mean()) if "nfe_measured" in c else "—"]
+            row += [fmt(c[m].mean()) for m in metrics]
+            if "seed" in c and c["seed"].nunique() > 1:
+                row[0] += f" ({c['seed'].nunique()} seeds)"
+            rows.append(row)
+        b.append(Table(["sampler", "NFE", "NFE counted"] + metrics, rows))
+        notes = [str(n) for n in ok["notes"].dropna().unique() if str(n).strip()] if "notes" in ok else []
+        if notes:
+            b.append(Para("Notes recorded with these rows (why a value is missing, roundings):"))
+            b.append(Bullets(notes))
+    bad = df[df["status"] != "ok"] if "status" in df else df.iloc[0:0]
+    if len(bad):
+        b.append(Heading(3, "Failed and not-applicable cells"))
+        b.append(Bullets([f"{r.model}" + (f"@{r.data}" if isinstance(r.data, str) and r.data else "")
+                          + f" {r.sampler} nfe={fmt(r.nfe)}: {r.status}: {r.reason}" for r in bad.itertuples()]))
+    return b
+
+
+MAX_SAMPLE_IMAGES = 24
+
+
+def _sample_blocks(df: pd.DataFrame, run_dir: Path, out_dir: Path) -> list:
+    """Sample grids written by artifact hooks: PNG paths in columns ending in ``_png`` (relative to
+    the run folder) and the PNGs under ``run_dir/samples``; at most MAX_SAMPLE_IMAGES."""
+    import os
+
+    paths: list[Path] = []
+    for col in [c for c in df.columns if c.endswith("_png")]:
+        paths += [run_dir / str(v) for v in df[col].dropna().unique() if str(v).strip()]
+    if (run_dir / "samples").is_dir():
+        paths += sorted((run_dir / "samples").glob("*.png"))
+    paths = [p for p in dict.fromkeys(paths) if p.is_file()]
+    if not paths:
+        return []
+    b: list = [Heading(2, "Samples"), Para(f"Sample grids written by the run ({min(len(paths), MAX_SAMPLE_IMAGES)} of "
+                                           f"{len(paths)} shown).")]
+    for p in paths[:MAX_SAMPLE_IMAGES]:
+        b.append(Image(os.path.relpath(p, out_dir), p.stem))
+    return b
+
+
+def _timing_sanity(df: pd.DataFrame) -> str:
+    """A warning when wall clock falls as NFE rises within a (model, sampler): noisy timings."""
+    if not {"wall_clock_s", "nfe_measured"}.issubset(df.columns):
+        return ""
+    ok = df[(df["status"] == "ok") & df["wall_clock_s"].notna() & df["nfe"].notna()]
+    bad, total = 0, 0
+    for _, g in ok.groupby(["model", "data", "sampler"], sort=False):
+        t = g.groupby("nfe_measured")["wall_clock_s"].median().sort_index().values
+        for a, b in zip(t, t[1:]):
+            total += 1
+            bad += b < 0.8 * a
+    if not bad:
+        return ""
+    return (f"Timing check: in {bad} of {total} NFE steps the wall clock fell by more than 20% as NFE rose, "
+            "so these timings are noisy (a loaded machine?); compare times only within a quiet run")
+
+
+def build_report(run_dir: str | Path, *, published: str | Path | None = None, out: str | Path | None = None,
+                 model_map: dict[str, tuple[str, str]] | None = None) -> dict:
+    """Write ``report.md``, ``report.html`` and figures under ``report/`` for the run in ``run_dir``.
+
+    ``out`` (default: ``run_dir``) receives the files. Returns their paths and the comparison.
+    """
+    df, results_path = load_results(run_dir)
+    run_dir = results_path.parent
+    out_dir = Path(out) if out is not None else run_dir
+    fig_dir = out_dir / "report"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    meta = {}
+    if (run_dir / "run.json").is_file():
+        try:
+            meta = json.loads((run_dir / "run.json").read_text())
+        except (OSError, ValueError):
+            meta = {}
+    suite_name = meta.get("suite") or (_uniq(df, "suite") if "suite" in df else run_dir.name)
+    pub = load_published(published)
+
+    blocks: list = [Heading(1, f"rfbench report: suite `{suite_name}`"),
+                    Para(f"Source: `{results_path}`. {_summary(df, meta)}.")]
+    blocks += _environment_blocks(df)
+    blocks += _protocol_blocks(df, suite_name)
+    blocks += _convergence_blocks(df)
+
+    figures = []
+    fig_blocks: list = [Heading(2, "Figures")]
+    for metric in NFE_METRICS:
+        res = plot_metric_vs_nfe(df, metric, fig_dir / f"{metric}_vs_nfe.png", title=f"{suite_name}: {metric} vs NFE",
+                                 published=pub, model_map=model_map)
+        if res:
+            path, n_pub = res
+            figures.append(path)
+            cap = f"{metric} against counted NFE (log axis), one panel per model, mean over seeds"
+            cap += (f"; {n_pub} published value(s) overlaid as stars" if n_pub else
+                    "; no published value exists for these models, datasets and metric")
+            fig_blocks.append(Image(f"report/{path.name}", cap))
+    timing_note = _timing_sanity(df)
+    for metric in QUALITY_METRICS:
+        path = plot_pareto(df, metric, fig_dir / f"pareto_{metric}.png",
+                           title=f"{suite_name}: {metric} vs wall clock, Pareto front per model")
+        if path:
+            figures.append(path)
+            cap = (f"{metric} against wall clock per batch; circled cells form the Pareto front (nothing else is "
+                   "both faster and better)")
+            if metric == "w2":
+                cap += "; dashed line: w2_floor (W2 between two held-out data sets): values near it are within sampling noise"
+            fig_blocks.append(Image(f"report/{path.name}", cap + (f". {timing_note}" if timing_note else "")))
+    if len(fig_blocks) == 1:
+        fig_blocks.append(Para("No plottable metric in this run."))
+
+    blocks += _results_blocks(df)
+    blocks += fig_blocks
+    blocks += _sample_blocks(df, run_dir, out_dir)
+    comp = compare(df, pub, model_map=model_map)
+    comp.results_path, comp.published_path = str(results_path), str(published or "results/published.csv")
+    blocks += comparison_blocks(comp, title="Comparison with published numbers", level=2, max_measured_groups=40)
+
+    md = blocks_to_markdown(blocks)
+    html = blocks_to_html(blocks, base_dir=out_dir, title=f"rfbench report: {suite_name}")
+    atomic_write_text(out_dir / "report.md", md)
+    atomic_write_text(out_dir / "report.html", html)
+    comp.write(out_dir)
+    return {"md": out_dir / "report.md", "html": out_dir / "report.html", "figures": figures, "comparison": comp}
