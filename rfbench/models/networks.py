@@ -42,3 +42,17 @@ class MLP(nn.Module):
         flat = x.reshape(x.shape[0], -1)
         out = self.net(torch.cat([flat, self.time(t).to(flat.dtype)], dim=1))
         return out.reshape(x.shape)
+
+
+def build_network(kind: str, config: dict, *, source: str = "network config") -> nn.Module:
+    """``MLP(**config)`` or ``UNet(**config)`` by class name; a bad config raises CheckpointError naming ``source``."""
+    from ..errors import CheckpointError
+    from .unet import UNet
+
+    classes = {"MLP": MLP, "UNet": UNet}
+    if kind not in classes:
+        raise CheckpointError(f"{source}: unknown network {kind!r}; expected one of {', '.join(classes)}")
+    try:
+        return classes[kind](**config)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{source}: cannot build {kind} from config {config} ({exc})") from None
