@@ -149,12 +149,18 @@ def edm_sigma(n: int, generator: torch.Generator | None, p_mean: float = -1.2, p
 
 
 def pfgmpp_radius(n: int, N: int, D: float, generator: torch.Generator | None, clip: float | None = 1e-3) -> torch.Tensor:
-    """sqrt(B / (1 - B)) with B ~ Beta(N/2, D/2), one per sample (shape (n,), float64); B clipped to
-    [clip, 1 - clip] as PFGM++'s training code does. The kernel noise norm is r * this, r = sigma sqrt(D)."""
+    """sqrt(B / (1 - B)) with B ~ Beta(N/2, D/2), one per sample (shape (n,), float64). The kernel noise
+    norm is r times this, r = sigma sqrt(D).
+
+    ``clip`` caps B at 1 - clip (radius <= sqrt((1 - clip) / clip)), the upper half of PFGM++'s training
+    clip to [1e-3, 1 - 1e-3]. rfbench drops the lower half: harmless for images (N = 3072, D = 2048:
+    B ~ 0.6), it rewrites the law in low dimension (N = 2, D = 2048: B ~ Beta(1, 1024) has mean 1e-3,
+    so 64 % of draws would be clipped up to B = 1e-3).
+    """
     seed = int(torch.randint(0, 2**62, (1,), generator=generator))
     b = np.random.default_rng(seed).beta(N / 2.0, D / 2.0, size=n)
     if clip is not None:
-        b = np.clip(b, clip, 1 - clip)
+        b = np.minimum(b, 1 - clip)
     return torch.from_numpy(np.sqrt(b / (1 - b)))
 
 
@@ -162,7 +168,8 @@ def pfgmpp_noise(sigma: torch.Tensor, shape: tuple[int, ...], D: float, generato
                  clip: float | None = 1e-3) -> torch.Tensor:
     """A draw from the PFGM++ perturbation kernel p_r(n) ∝ (|n|^2 + r^2)^(-(N+D)/2), r = sigma sqrt(D)
     (the radius trick: |n| = r sqrt(B/(1-B)), direction uniform on the sphere; N = prod(shape) is the true
-    data dimension). D = inf gives EDM's sigma N(0, I). sigma: (batch,) -> (batch, *shape)."""
+    data dimension; B capped at 1 - clip, see :func:`pfgmpp_radius`). D = inf gives EDM's sigma N(0, I).
+    sigma: (batch,) -> (batch, *shape)."""
     n = sigma.shape[0]
     g = torch.randn((n, *shape), generator=generator, dtype=torch.float64)
     s = append_dims(sigma.to(torch.float64), g)

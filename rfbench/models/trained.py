@@ -180,6 +180,8 @@ def make_recipe(model: str, data: str | None = None, *, steps: int | None = None
     shape = tuple(ds.shape)
     image = _is_image(shape)
     net, default_cfg = default_net(shape)
+    if fam.param == "edm":
+        default_cfg["max_freq"] = 8.0  # the network sees c_noise = ln(sigma)/4, not t in [0, 1] (see MLP)
     cfg = {**default_cfg, **(net_config or {})}
     opt = dict((_IMAGE if image else _VECTOR)[fam.objective])
     if steps is not None:
@@ -193,7 +195,7 @@ def make_recipe(model: str, data: str | None = None, *, steps: int | None = None
         # per-coordinate std of about 1.1-1.4, so they use sigma_data = 1 and shift P_mean by ln(1 / 0.5).
         sd = 0.5 if image else 1.0
         options.setdefault("sigma_data", sd)
-        obj_options.update(p_mean=-1.2 + math.log(options["sigma_data"] / 0.5), p_std=1.2, clip=1e-3)
+        obj_options.update(p_mean=-1.2 + math.log(options["sigma_data"] / 0.5), p_std=1.2, clip_upper=1e-3)
     if fam.objective == "rf++":
         ok, why = lpips_status() if image else (False, "LPIPS applies to images only")
         obj_options.update(a=4.0, premetric="lpips-huber" if ok else "huber",
@@ -307,7 +309,7 @@ def make_loss(recipe: Recipe, *, data: torch.Tensor | None, pairs: dict | None, 
             return obj.rectified_diffusion_loss(x0, z, t, net, schedule, opts["huber_c"])
         if o == "edm":
             sigma = obj.edm_sigma(B, gen, opts["p_mean"], opts["p_std"])
-            noise = obj.pfgmpp_noise(sigma, shape, recipe.model_config["D"], gen, opts["clip"])
+            noise = obj.pfgmpp_noise(sigma, shape, recipe.model_config["D"], gen, opts["clip_upper"])
             return obj.edm_loss(x0, sigma.to(device), noise.to(device), net, recipe.model_config["sigma_data"])
         raise ValueError(f"unknown objective {o!r}")
 

@@ -70,21 +70,22 @@ class UNet(nn.Module):
         level (a level halves the resolution after it, except the last). blocks: residual blocks per
         level on the way down (one more on the way up, taking the skips). attention: resolutions
         (side length) with self-attention; off by default. dropout: inside residual blocks.
-        time_dim: Fourier features of c; emb_dim: the embedding (default 4 * base).
+        time_dim, max_freq: Fourier features of c (frequencies 1 .. max_freq); emb_dim: the embedding
+        (default 4 * base).
     """
 
     def __init__(self, channels: int = 1, base: int = 32, mults: tuple[int, ...] = (1, 2), blocks: int = 1,
                  attention: tuple[int, ...] = (), dropout: float = 0.0, image_size: int = 8,
-                 time_dim: int = 32, emb_dim: int | None = None):
+                 time_dim: int = 32, emb_dim: int | None = None, max_freq: float = 64.0):
         super().__init__()
         mults, attention = tuple(int(m) for m in mults), tuple(int(a) for a in attention)
         emb_dim = int(emb_dim or 4 * base)
         self.config = {"channels": channels, "base": base, "mults": list(mults), "blocks": blocks,
                        "attention": list(attention), "dropout": dropout, "image_size": image_size,
-                       "time_dim": time_dim, "emb_dim": emb_dim}
+                       "time_dim": time_dim, "emb_dim": emb_dim, "max_freq": max_freq}
         if image_size % (2 ** (len(mults) - 1)):
             raise ValueError(f"image_size {image_size} is not divisible by 2^{len(mults) - 1} ({len(mults)} levels)")
-        self.time = nn.Sequential(FourierTime(time_dim), nn.Linear(time_dim, emb_dim), nn.SiLU(),
+        self.time = nn.Sequential(FourierTime(time_dim, max_freq), nn.Linear(time_dim, emb_dim), nn.SiLU(),
                                   nn.Linear(emb_dim, emb_dim))
         self.inp = nn.Conv2d(channels, base, 3, padding=1)
 

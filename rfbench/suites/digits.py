@@ -29,5 +29,7 @@ DIGITS = register_suite(Suite(
     reference_tol=1e-5,
     artifacts=("sample_grid",),
     quick={"models": [MODELS[i] for i in (0, 1, 3, 4, 7)], "nfe": [1, 2, 4, 8], "n_samples": 128},
-    smoke={"models": [MODELS[0]], "nfe": [2, 4], "n_samples": 16, "samplers": ["euler", "heun", "dopri5"]},
+    # --smoke: the whole path (training, reference, cells, grids) in seconds, with a 30-step 1-rf
+    smoke={"models": [ModelSpec("1-rf", "digits", (("steps", 30),))], "nfe": [2, 4], "n_samples": 16,
+           "samplers": ["euler", "heun", "dopri5"]},
 ))
