@@ -45,7 +45,7 @@ def test_reflow_straightens_and_makes_one_step_sampling_work(heldout):
     held, floor = heldout
     rf1, rf2 = _model("1-rf"), _model("2-rf")
     noise = rf1.sample_prior(N, seed=0, dtype=torch.float64)
-    s1, s2 = _straightness(rf1, noise), _straightness(rf2, noise)
+    s1, s2 = _straightness(rf1, noise[:500]), _straightness(rf2, noise[:500])  # a mean: 500 trajectories suffice
     assert s2 < 0.05 * s1, (s1, s2)  # measured: 0.686 -> 0.0005
     one1 = w2(rfbench.sample(rf1, "euler", nfe=1, noise=noise).x, held)
     one2 = w2(rfbench.sample(rf2, "euler", nfe=1, noise=noise).x, held)

@@ -25,10 +25,8 @@ class FourierTime(nn.Module):
 class MLP(nn.Module):
     """Velocity MLP for vectors: concat(x, Fourier(t)) -> hidden x depth (SiLU) -> dim.
 
-    Input x: (batch, dim), t: (batch,). Output: (batch, dim). ``max_freq`` is the highest Fourier
-    frequency of the time input (64 suits t in [0, 1]; EDM's c_noise = ln(sigma)/4 spans about
-    [-1.6, 1.1] and rfbench gives it 8, so that rarely trained noise levels such as sigma_max = 80
-    are interpolated smoothly rather than hitting untrained high-frequency features).
+    Input x: (batch, dim), t: (batch,). Output: (batch, dim). ``max_freq``: the highest Fourier
+    frequency of the time input (rfbench's recipes use 8, see :func:`rfbench.models.trained.default_net`).
     """
 
     def __init__(self, dim: int, hidden: int = 256, depth: int = 3, time_dim: int = 32, max_freq: float = 64.0):

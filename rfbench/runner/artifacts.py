@@ -54,7 +54,7 @@ def grid_nfe(nfes: list[int]) -> int:
 
 
 def _safe(label: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in label)
+    return "".join(ch if ch.isalnum() or ch in "-_.+@" else "_" for ch in label)
 
 
 @register_artifact("sample_grid")
