@@ -334,12 +334,24 @@ def train_checkpoint(recipe: Recipe, *, progress: bool = True, device: str | tor
         net = init_seeded(lambda: build_network(recipe.net, recipe.net_config), recipe.seed)
     data = None if pairs is not None else _training_data(recipe)
     loss_fn = make_loss(recipe, data=data, pairs=pairs, device=dev)
+    cpu = time.process_time()
     ema, info = train(net, loss_fn, steps=recipe.steps, lr=recipe.lr, seed=recipe.seed, ema_decay=recipe.ema,
                       warmup=recipe.warmup, device=dev, progress=progress,
                       desc=f"train {recipe.model} on {recipe.data}")
-    info.update(info_pairs, device=str(dev))
+    # what the timing means: CPU seconds (all threads) and the machine's load while training
+    info.update(info_pairs, device=str(dev), cpu_seconds=time.process_time() - cpu, threads=torch.get_num_threads(),
+                load_avg=_load_avg())
     return make_checkpoint(recipe.model, ema, recipe.net_config, train_config=recipe.to_dict(), train_info=info,
                            config_hash=recipe.hash(), model_config=recipe.model_config)
+
+
+def _load_avg() -> float | None:
+    try:
+        import os
+
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
 
 
 def checkpoint_path(recipe: Recipe):
