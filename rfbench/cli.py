@@ -2,10 +2,14 @@
 
     rfbench list [models|samplers|suites|metrics|grids|datasets]
     rfbench run SUITE [--quick|--smoke] [--device cpu|cuda] [--out DIR] [--nfe 2,4,8] [--models ...] [--samplers ...]
-                      [--set KEY=VALUE ...] [--checkpoint NAME=PATH ...]
-    rfbench train MODEL [--data DATA] [--steps N] [--seed S]
+                      [--set KEY=VALUE ...] [--checkpoint NAME=PATH ...] [--checkpoints FILE]
+    rfbench train MODEL [--data DATA] [--data-path PATH] [--steps N] [--seed S] [--device cpu|cuda]
     rfbench compare RESULTS [--published CSV] [--out DIR] [--map NAME=FAMILY/VARIANT] [--all-published]
     rfbench report DIR [--published CSV] [--out DIR] [--map NAME=FAMILY/VARIANT]
+
+``--checkpoints FILE`` (run, list, train) or $RFBENCH_CHECKPOINTS registers users' checkpoints listed in
+a JSON file (see rfbench.models.external); ``--checkpoint NAME=PATH`` hands one checkpoint to a suite
+that loads checkpoints (cifar10).
 
 Errors caused by input (unknown names, bad values, missing files) print one line and exit 2.
 """
@@ -109,9 +113,25 @@ def cmd_run(args) -> int:
     return 0
 
 
+def _register_checkpoints(args) -> None:
+    import os
+
+    from .models import register_checkpoints_file
+
+    for path in [os.environ.get("RFBENCH_CHECKPOINTS"), getattr(args, "checkpoints", None)]:
+        if path:
+            register_checkpoints_file(path, replace=True)
+
+
 def cmd_train(args) -> int:
     from .models import MODELS, get_model
 
+    if args.data_path is not None:
+        from .data import register_image_dataset
+
+        if args.data is None:
+            raise InvalidInputError("--data-path needs --data NAME: the name to register the images under")
+        register_image_dataset(args.data, args.data_path, replace=True)
     entry = MODELS.get(args.model)
     if entry.kind != "trained":
         raise InvalidInputError(f"model {args.model!r} is {entry.kind}; only trained models can be trained "
@@ -126,9 +146,11 @@ def cmd_train(args) -> int:
     model = get_model(args.model, data=args.data, **opts)
     meta = getattr(model, "meta", {})
     hit = meta.get("cache_hit")
+    pairs = meta.get("pairs_seconds")
     print(f"{args.model} on {getattr(model, 'dataset', args.data)}: "
-          + ("loaded from cache" if hit else f"trained in {meta.get('seconds', float('nan')):.1f} s, "
-             f"final loss {meta.get('final_loss', float('nan')):.4f}")
+          + ("loaded from cache" if hit else f"trained in {meta.get('seconds', float('nan')):.1f} s"
+             + (f" (+ {pairs:.1f} s solving pairs)" if pairs else "")
+             + f", final loss {meta.get('final_loss', float('nan')):.4f}")
           + f"; checkpoint {meta.get('checkpoint', '?')}")
     return 0
 
@@ -163,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list models, samplers, suites, metrics, grids, datasets")
     ls.add_argument("what", nargs="?", choices=["models", "samplers", "suites", "metrics", "grids", "datasets"])
+    ls.add_argument("--checkpoints", default=None, help="JSON list of your checkpoints to register (rfbench.models.external)")
     ls.set_defaults(func=cmd_list)
 
     run = sub.add_parser("run", help="run a benchmark suite (writes results.csv, results.md, plots)")
@@ -182,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a suite option, e.g. fid_n=10000 (repeatable; the suite's options are in its docs)")
     run.add_argument("--checkpoint", action="append", metavar="NAME=PATH",
                      help="a model checkpoint to benchmark under NAME (repeatable; suites that load checkpoints)")
+    run.add_argument("--checkpoints", default=None, help="JSON list of your checkpoints to register (rfbench.models.external)")
     run.set_defaults(func=cmd_run)
 
     tr = sub.add_parser("train", help="train (or load from cache) a model rfbench trains itself")
@@ -190,7 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--steps", type=int, default=None, help="training steps")
     tr.add_argument("--seed", type=int, default=None, help="training seed")
     tr.add_argument("--device", default=None, help="cpu or cuda")
+    tr.add_argument("--data-path", default=None,
+                    help="train on your own images (a folder, an .npz file or a CIFAR-10 folder), registered as --data NAME")
     tr.add_argument("--no-progress", action="store_true")
+    tr.add_argument("--checkpoints", default=None, help="JSON list of your checkpoints to register (rfbench.models.external)")
     tr.set_defaults(func=cmd_train)
 
     cmp_ = sub.add_parser("compare", help="place measured results next to published numbers, flag protocol mismatches")
@@ -216,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _register_checkpoints(args)
         return args.func(args)
     except RFBenchError as exc:
         print(f"rfbench: error: {exc}", file=sys.stderr)

@@ -7,6 +7,7 @@ see :mod:`rfbench.models.schedules` for the crosswalk to other conventions).
 >>> model = rfbench.models.get_model("analytic-gmm-rf")
 >>> model = rfbench.models.get_model("1-rf", data="8gaussians")       # trained once, then cached
 >>> model = rfbench.models.from_velocity(my_fn, data_shape=(2,))     # your own field (RF convention)
+>>> rfbench.models.register_checkpoint("my-rf", "my.pt", family="flow", net="UNet", net_config={...})
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..data import DATASETS
 from ..errors import InvalidInputError
 from ..registry import Registry
 from .analytic import AnalyticGMM, AnalyticPFGMPP, analytic_gmm_rf, analytic_gmm_vp, analytic_pfgmpp
@@ -23,7 +25,9 @@ from .base import FlowModel, NFECounter
 from .priors import GaussianPrior, PFGMPPPrior, Prior
 from .rectified_flow import NetworkFlow, RF2DConfig, load_rf_2d
 from .schedules import FLOW, FlowSchedule, Schedule, VPLinearSchedule
+from .trained import FAMILIES, make_recipe, trained_factory
 from .wrappers import from_velocity
+from .external import register_checkpoint, register_checkpoints_file  # noqa: E402  (needs the registry)
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,8 @@ class ModelEntry:
     description: str
     datasets: tuple[str, ...] | None = None
     default_data: str | None = None
+    # trained models also accept datasets registered later (users' images): data_check(name) -> bool
+    data_check: Callable[[str], bool] | None = None
 
     def accepts(self, option: str, *, explicit: bool = False) -> bool:
         params = inspect.signature(self.factory).parameters
@@ -74,7 +80,7 @@ def get_model(name: str, *, data: str | None = None, **options) -> FlowModel:
             )
     else:
         data = data or entry.default_data
-        if data not in entry.datasets:
+        if data not in entry.datasets and not (entry.data_check is not None and entry.data_check(data)):
             raise InvalidInputError(
                 f"model {name!r} cannot be trained on dataset {data!r}; expected one of {', '.join(entry.datasets)}"
             )
@@ -85,11 +91,6 @@ def get_model(name: str, *, data: str | None = None, **options) -> FlowModel:
         if not entry.accepts(key):
             raise InvalidInputError(f"model {name!r} does not take option {key!r}")
     return entry.factory(**options)
-
-
-def _rf_factory(data: str = "8gaussians", steps: int | None = None, seed: int = 0, progress: bool = True):
-    cfg = RF2DConfig(data=data, seed=seed, **({"steps": int(steps)} if steps else {}))
-    return load_rf_2d(cfg, progress=progress)
 
 
 register_model(ModelEntry("analytic-gmm-rf", analytic_gmm_rf, "analytic", "analytic",
@@ -103,6 +104,8 @@ for _D in (8.0, 128.0, math.inf):
         f"analytic-pfgmpp-d{_label}", (lambda D=_D, **kw: analytic_pfgmpp(D, **kw)), "analytic", "analytic",
         f"512 points of 8gaussians under the PFGM++ kernel, D={_label}"
         + (" (EDM limit)" if math.isinf(_D) else "") + ", exact denoiser", default_data="8gaussians-points"))
+
+
 def _diffusers_factory(path: str, sha256: str | None = None):
     from .diffusers_adapter import load_diffusers_unet
 
@@ -112,12 +115,15 @@ def _diffusers_factory(path: str, sha256: str | None = None):
 register_model(ModelEntry("diffusers-unet", _diffusers_factory, "diffusion", "external",
                           "a diffusers UNet2DModel + DDPM scheduler config from a local folder (path=...); "
                           "eps/x0/v prediction on its discrete VP schedule"))
-register_model(ModelEntry("1-rf", _rf_factory, "rectified-flow", "trained",
-                          "1-rectified flow, MLP velocity, independent coupling (trained on CPU, cached)",
-                          datasets=("8gaussians", "moons", "checkerboard"), default_data="8gaussians"))
+
+TRAIN_DATASETS = ("8gaussians", "moons", "checkerboard", "digits")
+for _fam in FAMILIES.values():
+    register_model(ModelEntry(_fam.name, trained_factory(_fam.name), _fam.family, "trained", _fam.description,
+                              datasets=TRAIN_DATASETS, default_data="8gaussians",
+                              data_check=lambda d: d in DATASETS))
 
 __all__ = [
     "MODELS", "AnalyticGMM", "AnalyticPFGMPP", "FLOW", "FlowModel", "FlowSchedule", "GaussianPrior",
     "ModelEntry", "NFECounter", "NetworkFlow", "PFGMPPPrior", "Prior", "Schedule", "VPLinearSchedule",
-    "from_velocity", "get_model", "register_model",
+    "from_velocity", "get_model", "make_recipe", "register_checkpoint", "register_checkpoints_file", "register_model",
 ]

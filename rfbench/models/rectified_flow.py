@@ -1,29 +1,24 @@
-"""Rectified flow (Liu, Gong & Liu 2022, arXiv 2209.03003): 1-RF trained by rfbench on 2-D data.
+"""Rectified flow (Liu, Gong & Liu 2022, arXiv 2209.03003): the network-as-model wrapper and the 2-D 1-RF.
 
 Objective in rfbench time (t = 1 noise): x_t = (1 - t) x0 + t n with independent x0 ~ data,
 n ~ N(0, I), t ~ U[0, 1]; regress v_theta(x_t, t) on n - x0 (the RF paper's x1 - x0 with time
 reversed). The network is queried on all of [0, 1] in training, so samplers may evaluate it at
-both ends (the RF code's eps = 1e-3 offset is not needed).
+both ends (the RF code's eps = 1e-3 offset is not needed). Training of every family lives in
+:mod:`rfbench.models.trained`; the objectives in :mod:`rfbench.models.objectives`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import nn
 
-from .. import cache
-from ..data import get_dataset
+from ..data import DATASETS, get_dataset
 from .base import FlowModel
-from .checkpoints import load_state, make_checkpoint, validate_checkpoint
-from .networks import MLP
+from .objectives import rf_loss  # noqa: F401  (re-exported: the loss lives with the other objectives)
 from .priors import GaussianPrior
 from .schedules import FLOW
-from .training import init_seeded, train
-
-TRAIN_CODE_VERSION = "rf-2d-v1"  # bump when the training code changes what a config produces
 
 
 class NetworkFlow(FlowModel):
@@ -41,7 +36,7 @@ class NetworkFlow(FlowModel):
         return self.net(x, t)
 
     def sample_data(self, n, *, generator=None):
-        if self.dataset is None:
+        if self.dataset is None or self.dataset not in DATASETS:
             return None
         return get_dataset(self.dataset).sample(n, generator=generator)
 
@@ -51,7 +46,8 @@ class NetworkFlow(FlowModel):
 
 @dataclass(frozen=True)
 class RF2DConfig:
-    """Training configuration of a 2-D rectified flow; its hash keys the cached checkpoint."""
+    """Training configuration of a 2-D 1-RF (the first API; :func:`rfbench.models.trained.make_recipe`
+    is the general one). ``recipe()`` gives the equivalent recipe, whose hash keys the checkpoint."""
 
     data: str = "8gaussians"
     n_train: int = 50_000
@@ -62,45 +58,27 @@ class RF2DConfig:
     lr: float = 2e-3
     ema: float = 0.999
     seed: int = 0
-    code: str = TRAIN_CODE_VERSION
+
+    def recipe(self):
+        from .trained import make_recipe
+
+        return make_recipe("1-rf", self.data, steps=self.steps, seed=self.seed,
+                           net_config={"hidden": self.hidden, "depth": self.depth},
+                           n_train=self.n_train, batch=self.batch, lr=self.lr, ema=self.ema)
 
     def hash(self) -> str:
-        return cache.config_hash(asdict(self))
-
-
-def rf_loss(x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor, net: nn.Module) -> torch.Tensor:
-    """Rectified-flow regression loss for one batch (mean over elements)."""
-    tt = t.reshape(-1, *([1] * (x0.ndim - 1)))
-    xt = (1 - tt) * x0 + tt * noise
-    return (net(xt, t) - (noise - x0)).pow(2).mean()
+        return self.recipe().hash()
 
 
 def train_rf_2d(cfg: RF2DConfig, *, progress: bool = True) -> dict:
     """Train a 1-RF MLP on ``cfg.data``; returns a checkpoint dict."""
-    ds = get_dataset(cfg.data)
-    data = ds.sample(cfg.n_train, seed=1000 + cfg.seed).to(torch.float32)
-    dim = data.shape[1]
-    net_config = {"dim": dim, "hidden": cfg.hidden, "depth": cfg.depth}
-    net = init_seeded(lambda: MLP(**net_config), cfg.seed)
+    from .trained import train_checkpoint
 
-    def loss_fn(model, gen):
-        idx = torch.randint(0, len(data), (cfg.batch,), generator=gen)
-        noise = torch.randn((cfg.batch, dim), generator=gen)
-        t = torch.rand(cfg.batch, generator=gen)
-        return rf_loss(data[idx], noise, t, model)
-
-    ema, info = train(net, loss_fn, steps=cfg.steps, lr=cfg.lr, seed=cfg.seed, ema_decay=cfg.ema,
-                      progress=progress, desc=f"train 1-rf on {cfg.data}")
-    return make_checkpoint("1-rf", ema, net_config, train_config=asdict(cfg), train_info=info,
-                           config_hash=cfg.hash())
+    return train_checkpoint(cfg.recipe(), progress=progress)
 
 
 def load_rf_2d(cfg: RF2DConfig | None = None, *, progress: bool = True, refresh: bool = False) -> NetworkFlow:
     """The 1-RF for ``cfg``: loaded from the checkpoint cache, or trained and cached (under a minute)."""
-    cfg = cfg or RF2DConfig()
-    path = cache.cache_dir("checkpoints") / f"1-rf-{cfg.data}-{cfg.hash()}.pt"
-    ckpt, hit = cache.cached(path, lambda: train_rf_2d(cfg, progress=progress), refresh=refresh)
-    validate_checkpoint(ckpt, path, expect_model="1-rf")
-    net = load_state(MLP(**ckpt["net_config"]), ckpt["state_dict"], path).eval()
-    meta = {"config_hash": cfg.hash(), "cache_hit": hit, "checkpoint": str(path), **ckpt["train_info"]}
-    return NetworkFlow(net, name="1-rf", dataset=cfg.data, data_shape=(ckpt["net_config"]["dim"],), meta=meta)
+    from .trained import load_trained
+
+    return load_trained((cfg or RF2DConfig()).recipe(), progress=progress, refresh=refresh)

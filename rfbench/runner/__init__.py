@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import artifacts  # noqa: F401  (registers the built-in artifact hooks)
 from . import inversion  # noqa: F401  (registers the inversion_rmse cell metric)
 from .output import write_outputs
 from .suite import Cell, ModelSpec, Suite

@@ -20,6 +20,16 @@ def get_suite(name: str) -> Suite:
     return SUITES.get(name)
 
 
-from . import cifar10, toy2d  # noqa: E402,F401  (registers)
+def catalogue_samplers(exclude: tuple[str, ...] = ()) -> list[str]:
+    """Every sampler rfbench itself registers (defined in an ``rfbench.`` module), in registration
+    order: suites list these, so a sampler added to the package joins every suite, while samplers
+    registered by tests or user scripts do not."""
+    from ..samplers import SAMPLERS
 
-__all__ = ["SUITES", "get_suite", "register_suite"]
+    return [n for n in SAMPLERS if n not in exclude
+            and getattr(SAMPLERS.get(n).fn, "__module__", "").startswith("rfbench.")]
+
+
+from . import cifar10, digits, toy2d  # noqa: E402,F401  (registers)
+
+__all__ = ["SUITES", "catalogue_samplers", "get_suite", "register_suite"]

@@ -2,38 +2,45 @@
 
 Analytic models isolate discretisation error (ref_rmse against a float64 dopri5 solve); trained
 models add training error, visible in w2 to held-out data (w2_floor = W2 between two held-out
-sets, the sampling-noise floor).
+sets, the sampling-noise floor). The trained models cover the catalogue's four families on
+8gaussians (1-rf and its reflows, 2-rf++, the distilled 2-rf, vp-diffusion and Rectified Diffusion,
+PFGM++ with D = 8 and 2048, EDM), and 1-rf / 2-rf on moons and checkerboard; each model's
+straightness (a model property) is in the tables, so reflow's straightening is visible.
 """
 
 from __future__ import annotations
 
 from ..runner.suite import ModelSpec, Suite
-from . import register_suite
+from . import catalogue_samplers, register_suite
 
 ANALYTIC = [ModelSpec("analytic-gmm-rf"), ModelSpec("analytic-gmm-vp"), ModelSpec("analytic-pfgmpp-d128"),
             ModelSpec("analytic-pfgmpp-dinf")]
+FAMILIES_8G = [ModelSpec(n, "8gaussians") for n in (
+    "1-rf", "2-rf", "3-rf", "2-rf-distill", "2-rf++", "vp-diffusion", "rectified-diffusion",
+    "pfgmpp-d8", "pfgmpp-d2048", "edm")]
+REFLOW_OTHERS = [ModelSpec(n, d) for d in ("moons", "checkerboard") for n in ("1-rf", "2-rf")]
 
 DPM_SOLVERS = ["dpm-solver-1", "dpm-solver-2", "dpm-solver-3", "dpm-solver-fast", "dpm-solver-2m", "dpm-solver-3m",
                "dpm-solver-3m-corrected", "dpm-solver++-1", "dpm-solver++-2s", "dpm-solver++-3s", "dpm-solver++-2m",
                "dpm-solver++-3m", "dpm-solver++-3m-corrected"]
 # BOSS and FlowTurbo (rfbench/samplers/boss.py, flowturbo.py): their calibration / refiner training is
 # cached per model and reported in calib_s, apart from wall_clock_s.
-SAMPLERS = ["euler", "heun", "ddim", "edm-heun", "dopri5", *DPM_SOLVERS, "rf-solver", "boss", "pseudo-corrector",
-            "flowturbo"]
+SAMPLERS = catalogue_samplers()
 # --quick keeps a representative of each family (every sampler runs in the full suite), so that it
 # stays within ~3 minutes on 2 CPU cores
 FULL_ONLY = {s for s in DPM_SOLVERS if s not in ("dpm-solver-fast", "dpm-solver++-2m", "dpm-solver++-3m")}
 
 TOY2D = register_suite(Suite(
     name="toy2d",
-    description="2-D: analytic GMM (RF and VP paths), PFGM++ point sets, trained flows; every sampler",
-    models=ANALYTIC + [ModelSpec("1-rf", "8gaussians"), ModelSpec("1-rf", "moons"), ModelSpec("1-rf", "checkerboard"),
-                       ModelSpec("1-rf+boss", "8gaussians")],  # BOSS stage 2: 1-rf fine-tuned for 4 Euler steps
+    description="2-D: analytic GMM (RF and VP paths), PFGM++ point sets, the trained catalogue; every sampler",
+    models=ANALYTIC + FAMILIES_8G + REFLOW_OTHERS
+    + [ModelSpec("1-rf+boss", "8gaussians")],  # BOSS stage 2: 1-rf fine-tuned for 4 Euler steps
     samplers=SAMPLERS,
     nfe=[1, 2, 4, 8, 16, 32, 64],
     n_samples=2000,
     n_data=2000,
     metrics=("ref_rmse", "w2", "sw2", "straightness", "wall_clock_s", "inversion_rmse"),
-    quick={"models": ANALYTIC[:2] + [ModelSpec("analytic-pfgmpp-d128"), ModelSpec("1-rf", "8gaussians")],
+    quick={"models": ANALYTIC[:2] + [ModelSpec("analytic-pfgmpp-d128"), ModelSpec("1-rf", "8gaussians"),
+                                     ModelSpec("2-rf", "8gaussians")],
            "nfe": [2, 4, 8, 16], "samplers": [s for s in SAMPLERS if s not in FULL_ONLY]},
 ))

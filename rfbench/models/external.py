@@ -1,0 +1,153 @@
+"""Users' own checkpoints under a model name of their choice.
+
+    rfbench.models.register_checkpoint("my-rf", "my_rf.pt", family="flow", net="UNet",
+                                       net_config={"channels": 1, "base": 32, "mults": [1, 2], "image_size": 8},
+                                       data_shape=(1, 8, 8), dataset="digits")
+    rfbench.sample("my-rf", "euler", nfe=4, n=64)
+
+The file is either an rfbench checkpoint (what rfbench's cache holds: the network, its config and the
+model config are inside, so only ``name`` and ``path`` are needed) or a bare ``state_dict`` of one of
+rfbench's networks (MLP, UNet), described by the arguments. Files are read with weights-only
+deserialisation and checked against ``sha256=`` or a ``<file>.sha256`` sidecar where given (torch's
+format itself does not notice flipped bytes in tensor data). A file that is corrupted, is not a checkpoint, or does not match the network it is
+said to be raises :class:`~rfbench.errors.CheckpointError` naming the file and the mismatch, at
+registration time (and again if the file changes afterwards).
+
+A JSON file listing several (``register_checkpoints_file``; ``rfbench run --checkpoints FILE`` and the
+``RFBENCH_CHECKPOINTS`` environment variable use it)::
+
+    [{"name": "my-rf", "path": "my_rf.pt", "family": "flow", "net": "UNet", "net_config": {...},
+      "data_shape": [1, 8, 8], "dataset": "digits"}]
+
+Families: "flow" (velocity on x_t = (1 - t) x0 + t n in rfbench time; for a velocity trained in the RF
+paper's convention use :func:`rfbench.models.from_velocity` instead), "vp-eps" (eps-prediction on a VP
+schedule; ``schedule`` and ``t_min`` options) and "edm" (EDM / PFGM++ raw network F with EDM
+preconditioning; ``D``, ``sigma_data``, ``sigma_max``, ``sigma_min`` options).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import cache
+from ..errors import CheckpointError, InvalidInputError
+from .base import FlowModel
+from .checkpoints import FORMAT, VERSION, read_checkpoint, validate_checkpoint
+from .families import PARAM_ALIASES, default_model_config, model_from_checkpoint
+
+
+def _as_checkpoint(obj: Any, path: Path, *, family: str | None, net: str | None, net_config: dict | None,
+                   data_shape, dataset: str | None, model_options: dict) -> dict:
+    if isinstance(obj, dict) and obj.get("format") == FORMAT:
+        ckpt = validate_checkpoint(obj, path)
+        if family is not None or net is not None or net_config is not None:
+            # the file describes itself; a conflicting description is an error, not a silent override
+            fam = PARAM_ALIASES.get(family, family) if family else None
+            own = (ckpt.get("model_config") or {}).get("param", "flow")
+            if fam is not None and fam != own:
+                raise CheckpointError(f"checkpoint file {path} holds a {own!r} model, but family={family!r} was given")
+            if net is not None and net != ckpt.get("net"):
+                raise CheckpointError(f"checkpoint file {path} holds a {ckpt.get('net')} network, but net={net!r} was given")
+        return ckpt
+    if isinstance(obj, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()) and obj:
+        missing = [n for n, v in (("family", family), ("net", net), ("net_config", net_config), ("data_shape", data_shape))
+                   if v is None]
+        if missing:
+            raise CheckpointError(f"checkpoint file {path} is a bare state dict; pass {', '.join(missing)} to describe it")
+        if family not in PARAM_ALIASES:
+            raise InvalidInputError(f"family must be one of {', '.join(sorted(PARAM_ALIASES))}, got {family!r}")
+        try:
+            model_config = default_model_config(PARAM_ALIASES[family], tuple(data_shape), dataset=dataset, **model_options)
+        except ValueError as exc:
+            raise InvalidInputError(f"checkpoint {path}: {exc}") from None
+        return {"format": FORMAT, "version": VERSION, "model": "external", "net": net, "net_config": dict(net_config),
+                "state_dict": obj, "model_config": model_config}
+    raise CheckpointError(f"checkpoint file {path} holds a {type(obj).__name__}; expected an rfbench checkpoint "
+                          "or a state dict (name -> tensor)")
+
+
+def _verify_bytes(path: Path, sha256: str | None) -> str | None:
+    """sha256 of the file, checked against ``sha256`` or a ``<file>.sha256`` sidecar (rfbench's caches
+    write one) where either exists: torch's zip format does not notice flipped bytes inside tensor data."""
+    if not path.is_file():
+        return None
+    actual = cache.sha256_bytes(path.read_bytes())
+    side = path.with_name(path.name + ".sha256")
+    expected, source = (sha256, "the sha256 given") if sha256 else (
+        (side.read_text().strip(), f"its sidecar {side.name}") if side.exists() else (None, None))
+    if expected is not None and actual != expected.strip().lower():
+        raise CheckpointError(f"checkpoint file {path} is corrupted or was changed: sha256 {actual[:12]}... does not "
+                              f"match {expected.strip()[:12]}... recorded in {source}")
+    return actual
+
+
+def load_checkpoint_model(name: str, path: str | Path, *, family: str | None = None, net: str | None = None,
+                          net_config: dict | None = None, data_shape=None, dataset: str | None = None,
+                          sha256: str | None = None, **model_options) -> FlowModel:
+    """Read ``path`` (weights only) and build the model; see the module docstring for the arguments."""
+    path = Path(path).expanduser()
+    digest = _verify_bytes(path, sha256)
+    obj = read_checkpoint(path)
+    ckpt = _as_checkpoint(obj, path, family=family, net=net, net_config=net_config, data_shape=data_shape,
+                          dataset=dataset, model_options=model_options)
+    bad = [k for k, v in ckpt["state_dict"].items()
+           if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f"checkpoint file {path} is corrupted: non-finite values in {bad[:3]}")
+    meta = {"config_hash": digest[:16] if digest else None, "checkpoint": str(path), "cache_hit": True,
+            "external": True}
+    model = model_from_checkpoint(ckpt, path, name=name, meta=meta)
+    if dataset is not None:
+        model.dataset = dataset
+    return model
+
+
+def register_checkpoint(name: str, path: str | Path, *, family: str | None = None, net: str | None = None,
+                        net_config: dict | None = None, data_shape=None, dataset: str | None = None,
+                        sha256: str | None = None, replace: bool = False, description: str | None = None,
+                        **model_options):
+    """Register the checkpoint at ``path`` as model ``name`` (kind "external"); returns the entry.
+
+    The file is loaded once now, so a bad file fails here with a :class:`CheckpointError`; every
+    ``get_model(name)`` reads it again (the model's config carries the file's hash, so cached
+    references are not reused across a changed file).
+    """
+    from . import MODELS, ModelEntry, register_model
+
+    if name in MODELS and not replace:
+        raise InvalidInputError(f"model {name!r} is already registered; choose another name or pass replace=True")
+    kwargs = dict(family=family, net=net, net_config=net_config, data_shape=data_shape, dataset=dataset, sha256=sha256,
+                  **model_options)
+    model = load_checkpoint_model(name, path, **kwargs)
+    param = model.config().get("prediction")
+    entry = ModelEntry(name, lambda: load_checkpoint_model(name, path, **kwargs),
+                       family=f"external ({type(model).__name__}, {param})", kind="external",
+                       description=description or f"user checkpoint {path}", default_data=dataset)
+    return register_model(entry, replace=replace)
+
+
+def register_checkpoints_file(path: str | Path, *, replace: bool = False) -> list[str]:
+    """Register every checkpoint listed in a JSON file (a list of register_checkpoint keyword dicts,
+    each with "name" and "path"; relative paths are relative to the JSON file). Returns the names."""
+    path = Path(path).expanduser()
+    try:
+        entries = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InvalidInputError(f"checkpoint list {path} does not exist") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"checkpoint list {path} is not valid JSON ({exc})") from None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) and "name" in e and "path" in e for e in entries):
+        raise InvalidInputError(f"checkpoint list {path} must be a JSON list of objects with 'name' and 'path'")
+    names = []
+    for e in entries:
+        e = dict(e)
+        name, file = e.pop("name"), Path(e.pop("path")).expanduser()
+        if not file.is_absolute():
+            file = path.parent / file
+        register_checkpoint(name, file, replace=replace, **e)
+        names.append(name)
+    return names

@@ -1,0 +1,35 @@
+"""``digits``: every catalogue family trained on scikit-learn's 8x8 digits (U-Net, CPU), every sampler.
+
+Models: 1-rf, 2-rf, 2-rf++, vp-diffusion and its Rectified Diffusion, PFGM++ with D = 8 and D = 2048
+(N = 64: D = 8 is far from Gaussian, D = 2048 = 32 N is close to it) and EDM (D = inf); all trained by
+rfbench on the fixed train split and cached. Metrics: ref_rmse against a float64 dopri5 reference
+(``reference_tol``), each model's straightness, wall clock; PNG grids of samples per model and sampler
+(at NFE 4, plus the reference and held-out data) under ``samples/``. Image-quality metrics on held-out
+data join as cell-metric hooks.
+"""
+
+from __future__ import annotations
+
+from ..runner.suite import ModelSpec, Suite
+from . import catalogue_samplers, register_suite
+
+MODELS = [ModelSpec(n, "digits") for n in (
+    "1-rf", "2-rf", "2-rf++", "vp-diffusion", "rectified-diffusion", "pfgmpp-d8", "pfgmpp-d2048", "edm")]
+
+DIGITS = register_suite(Suite(
+    name="digits",
+    description="8x8 digits: the trained catalogue (U-Net) x every sampler; PNG sample grids",
+    models=MODELS,
+    samplers=catalogue_samplers(),
+    nfe=[1, 2, 3, 4, 6, 8, 12, 16],
+    n_samples=256,
+    n_data=360,
+    metrics=("ref_rmse", "straightness", "wall_clock_s"),
+    timing_repeats=1,
+    reference_tol=1e-5,
+    artifacts=("sample_grid",),
+    quick={"models": [MODELS[i] for i in (0, 1, 3, 4, 7)], "nfe": [1, 2, 4, 8], "n_samples": 128},
+    # --smoke: the whole path (training, reference, cells, grids) in seconds, with a 30-step 1-rf
+    smoke={"models": [ModelSpec("1-rf", "digits", (("steps", 30),))], "nfe": [2, 4], "n_samples": 16,
+           "samplers": ["euler", "heun", "dopri5"]},
+))
