@@ -131,7 +131,7 @@ def pytest_sessionfinish(session, exitstatus):
         rows = [state["rows"][cid] for cid in order]
         summary = {"cells": len(rows), "computed": state["ran"], "reused": len(rows) - state["ran"],
                    "failed": sum(r["status"] == "failed" for r in rows)}
-        result = write_outputs(rows, state["out"], name, summary)
+        result = write_outputs(rows, state["out"], name, summary, metrics=state["suite"].metrics)
         state["written"] = result
 
 

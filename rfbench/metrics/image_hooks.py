@@ -1,4 +1,5 @@
-"""Image metrics as per-cell sweep hooks: ``fid``, ``lpips``, ``psnr``, ``fd_digits``; artifact ``image_grid``.
+"""Image metrics as per-cell sweep hooks: ``fid``, ``lpips``, ``psnr``, ``fd_digits`` (sample grids are the
+``sample_grid`` artifact of :mod:`rfbench.runner.artifacts`).
 
 A suite lists them in ``Suite.metrics`` / ``Suite.artifacts`` and configures them through
 ``Suite.options`` (``rfbench run --set key=value``); every option has a default here:
@@ -26,13 +27,12 @@ A metric that cannot be computed leaves its column empty and adds the reason to 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..errors import InvalidInputError, RFBenchError
-from ..runner.hooks import add_note, register_artifact, register_cell_metric
+from ..runner.hooks import add_note, register_cell_metric
 
 DEFAULTS: dict[str, Any] = {
     "standin": False, "fid_weights": "", "fid_ref": "cifar10-train", "fid_ref_n": 0, "fid_n": 50_000,
@@ -229,26 +229,3 @@ def fd_digits_metric(ctx, cell, result, row) -> None:
     row["fd_digits"] = frechet_distance(stats_from_features(clf.features(result.x)), ref)
     row.update(fd_digits_extractor=clf.id, fd_digits_ref=f"digits-{REFERENCE_SPLIT}", fd_digits_ref_n=ref.n,
                fd_digits_n_samples=len(result.x), digits_classifier_acc=clf.test_acc)
-
-
-# -- sample grids --------------------------------------------------------------------------------------
-def save_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> Path:
-    """The first nrow^2 images in [-1, 1] (clamped) as one PNG grid."""
-    from torchvision.utils import save_image
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    x = images[: nrow * nrow].detach().float().cpu().clamp(-1, 1)
-    save_image((x + 1) / 2, str(path), nrow=nrow, padding=1, pad_value=1.0)
-    return path
-
-
-@register_artifact("image_grid")
-def image_grid(ctx, cell, result, row) -> None:
-    """samples/<cell id>.png (first 64 samples) and, once per model and seed, the reference's grid."""
-    if ctx.out_dir is None or result.x.ndim != 4:
-        return
-    folder = ctx.out_dir / "samples"
-    row["grid_png"] = str(save_grid(result.x, folder / f"{cell.id}.png").relative_to(ctx.out_dir))
-    ref_png = folder / f"{cell.model.label}-reference-seed{cell.seed}.png"
-    if not ref_png.exists():
-        save_grid(ctx.reference(cell.model, cell.seed)["x_end"], ref_png)

@@ -34,7 +34,7 @@ def run_suite(name: str, *, quick: bool = False, smoke: bool = False, device: st
     suite = suite.prepared(device)
     out_dir = Path(out) if out is not None else default_out_dir(name)
     rows, summary = sweep(suite, out_dir, device=device, force=force, progress=progress)
-    result = write_outputs(rows, out_dir, suite.name, summary)
+    result = write_outputs(rows, out_dir, suite.name, summary, metrics=suite.metrics)
     result["summary"] = summary
     return result
 

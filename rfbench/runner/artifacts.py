@@ -19,13 +19,14 @@ from ..cache import atomic_write_bytes
 from .hooks import register_artifact
 
 GRID_SIZE = 64  # images per grid
-SCALE = 4  # nearest-neighbour upscaling of each pixel (8x8 digits are tiny)
+MIN_SIDE = 32  # small images are upscaled (nearest neighbour) to at least this many pixels a side: 8x8 digits x4
 
 
-def image_grid(x: torch.Tensor, *, ncol: int | None = None, pad: int = 1, scale: int = SCALE) -> np.ndarray:
+def image_grid(x: torch.Tensor, *, ncol: int | None = None, pad: int = 1, scale: int | None = None) -> np.ndarray:
     """(n, C, H, W) images in [-1, 1] -> an (rows*(H+pad)+pad, ...) uint8 grid (H x W x 3, or H x W for C = 1)."""
     x = x.detach().to("cpu", torch.float32).clamp(-1, 1)
     n, c, h, w = x.shape
+    scale = scale or max(1, MIN_SIDE // min(h, w))
     ncol = ncol or math.ceil(math.sqrt(n))
     nrow = math.ceil(n / ncol)
     img = np.full((c, nrow * (h + pad) + pad, ncol * (w + pad) + pad), 1.0, dtype=np.float32)  # white border

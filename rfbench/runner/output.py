@@ -13,8 +13,13 @@ from .sweep import COLUMNS
 PLOT_METRICS = ("ref_rmse", "w2", "fd_digits", "fid", "lpips")
 
 
-def to_frame(rows: list[dict]) -> pd.DataFrame:
+def to_frame(rows: list[dict], metrics: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Rows as a frame, fixed columns first; every metric the suite asked for gets a column, empty
+    where it could not be computed (the row's notes say why)."""
     df = pd.DataFrame(rows)
+    for m in metrics:
+        if m not in df.columns:
+            df[m] = float("nan")
     lead = [c for c in COLUMNS if c in df.columns]
     rest = [c for c in df.columns if c not in lead]
     df = df[lead + rest]
@@ -24,7 +29,7 @@ def to_frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def _fmt(v) -> str:
-    if v is None or (isinstance(v, float) and v != v):
+    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
         return "—"
     if isinstance(v, float):
         return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.3e}"
@@ -59,6 +64,9 @@ def markdown(df: pd.DataFrame, suite_name: str, summary: dict | None = None) -> 
         lines.append("|" + "---|" * len(header))
         for _, r in ok.iterrows():
             lines.append("| " + " | ".join(_fmt(r.get(c)) for c in header) + " |")
+        notes = sorted({str(v) for v in ok["notes"].dropna() if str(v).strip()}) if "notes" in ok else []
+        if notes:
+            lines += ["", "Notes (metrics not computed or not reported, and why):", ""] + [f"- {n}" for n in notes]
         for status, title in (("failed", "Failed cells"), ("not-applicable", "Not applicable")):
             bad = group[group["status"] == status]
             if len(bad):
@@ -93,10 +101,11 @@ def plot_metric(df: pd.DataFrame, metric: str, path: Path, suite_name: str) -> P
     return path
 
 
-def write_outputs(rows: list[dict], out_dir: str | Path, suite_name: str, summary: dict | None = None) -> dict:
+def write_outputs(rows: list[dict], out_dir: str | Path, suite_name: str, summary: dict | None = None,
+                  metrics: tuple[str, ...] = ()) -> dict:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    df = to_frame(rows)
+    df = to_frame(rows, metrics)
     atomic_write_text(out / "results.csv", df.to_csv(index=False))
     atomic_write_text(out / "results.md", markdown(df, suite_name, summary))
     plots = [str(p) for m in PLOT_METRICS if (p := plot_metric(df, m, out / f"{m}_vs_nfe.png", suite_name))]

@@ -186,7 +186,7 @@ CIFAR10 = register_suite(Suite(
     n_data=0,
     metrics=("ref_rmse", "psnr", "lpips", "fid", "straightness", "wall_clock_s"),
     reference_tol=1e-5,
-    artifacts=("image_grid",),
+    artifacts=("sample_grid",),
     default_device="cuda",
     options={**image_hooks.DEFAULTS, "fid_ref": "cifar10-train", "checkpoints": "", "cifar10_root": "",
              "allow_missing": False, "standin_model": False, "standin_ref_size": 64, "image_size": 32},

@@ -4,12 +4,15 @@ Models: 1-rf, 2-rf, 2-rf++, vp-diffusion and its Rectified Diffusion, PFGM++ wit
 (N = 64: D = 8 is far from Gaussian, D = 2048 = 32 N is close to it) and EDM (D = inf); all trained by
 rfbench on the fixed train split and cached. Metrics: ref_rmse against a float64 dopri5 reference
 (``reference_tol``), each model's straightness, wall clock; PNG grids of samples per model and sampler
-(at NFE 4, plus the reference and held-out data) under ``samples/``. Image-quality metrics on held-out
-data join as cell-metric hooks.
+(at NFE 4, plus the reference and held-out data) under ``samples/``. Image metrics: ``fd_digits``
+(Fréchet distance in the features of rfbench's digits classifier against the 360 held-out digits:
+not an Inception FID), ``psnr`` and ``lpips`` to the reference solution (LPIPS needs torchvision's
+AlexNet weights; without them the column is empty and the row's notes say why).
 """
 
 from __future__ import annotations
 
+from ..metrics import image_hooks
 from ..runner.suite import ModelSpec, Suite
 from . import catalogue_samplers, register_suite
 
@@ -24,10 +27,12 @@ DIGITS = register_suite(Suite(
     nfe=[1, 2, 3, 4, 6, 8, 12, 16],
     n_samples=256,
     n_data=360,
-    metrics=("ref_rmse", "straightness", "wall_clock_s"),
+    metrics=("ref_rmse", "psnr", "lpips", "fd_digits", "straightness", "wall_clock_s"),
     timing_repeats=1,
     reference_tol=1e-5,
     artifacts=("sample_grid",),
+    # LPIPS (AlexNet) on 8x8 images upsampled to 64x64, on the first 256 samples of each cell
+    options={**image_hooks.DEFAULTS, "lpips_resize": 64, "lpips_n": 256},
     quick={"models": [MODELS[i] for i in (0, 1, 3, 4, 7)], "nfe": [1, 2, 4, 8], "n_samples": 128},
     # --smoke: the whole path (training, reference, cells, grids) in seconds, with a 30-step 1-rf
     smoke={"models": [ModelSpec("1-rf", "digits", (("steps", 30),))], "nfe": [2, 4], "n_samples": 16,
