@@ -79,7 +79,7 @@ CASES: list[Case] = [
     C("run digits --set lpips_n=many --out {out}", "option lpips_n='many': expected an integer, like the default 256"),
     C("run cifar10 --set allow_missing=maybe --out {out}", "option allow_missing='maybe': expected a boolean"),
     # checkpoints: --checkpoint (suites that load checkpoints)
-    C("run cifar10 --checkpoint {missing_pt}", "does not exist"),
+    C("run cifar10 --checkpoint mine={missing_pt}", "checkpoint mine:"),
     C("run cifar10 --checkpoint mine", "--checkpoint expects NAME=PATH, got 'mine'"),
     C("run cifar10 --checkpoint mine={text_file}", "could not be read as a torch checkpoint"),
     C("run cifar10 --checkpoint mine={truncated_pt}", "could not be read as a torch checkpoint"),
@@ -158,7 +158,6 @@ def make_inputs(root: Path) -> dict[str, str]:
     root.mkdir(parents=True, exist_ok=True)
     p: dict[str, Path] = {"out": root / "out", "missing_pt": root / "nothere.pt", "missing_json": root / "nothere.json",
                           "missing_dir": root / "nothere", "missing_folder": root / "no_images_here"}
-    p["missing_pt"] = Path(f"mine={p['missing_pt']}")  # shown as NAME=PATH
     p["text_file"] = root / "notes.txt"
     p["text_file"].write_text("these are my notes, not weights\n")
     torch.manual_seed(0)
@@ -269,11 +268,10 @@ def run_case(case: Case, inputs: dict[str, str]) -> tuple[int, str, str]:
 
 def shown_input(case: Case, inputs: dict[str, str]) -> str:
     """The argv as a user would type it, with temporary paths shortened to their file names."""
-    words = []
-    for a in case.argv:
-        text = a.format(**{k: Path(v).name if k != "missing_pt" else "mine=nothere.pt" for k, v in inputs.items()})
-        words.append("''" if text == "" else text)
-    return "rfbench " + " ".join(words)
+    import shlex
+
+    words = [shlex.quote(a.format(**{k: Path(v).name for k, v in inputs.items()})) for a in case.argv]
+    return " ".join(["rfbench", *words])
 
 
 @pytest.fixture(scope="module")
