@@ -394,3 +394,11 @@ def test_allow_unsafe_in_python(pickled):
         assert read_checkpoint(path)["model"] == "mine"
     with pytest.raises(CheckpointError):
         read_checkpoint(path)  # the default is restored after the block
+
+
+def test_readme_table_lists_every_case(inputs):
+    """README's "Bad input" table is generated from CASES (scripts/bad_input_table.py): no case missing."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("### Bad input"):]
+    missing = [shown_input(c, inputs) for c in CASES if f"| `{shown_input(c, inputs)}` |" not in section]
+    assert not missing, f"rerun `python scripts/bad_input_table.py` and paste its output into README.md: {missing}"
