@@ -1,9 +1,10 @@
 """The ``rfbench`` command line.
 
-    rfbench list [models|samplers|suites|metrics|grids|datasets]
+    rfbench list [models|samplers|suites|metrics|grids|datasets] [--checkpoints FILE] [--allow-unsafe-load]
     rfbench run SUITE [--quick|--smoke] [--device cpu|cuda] [--out DIR] [--nfe 2,4,8] [--models ...] [--samplers ...]
-                      [--set KEY=VALUE ...] [--checkpoint NAME=PATH ...] [--checkpoints FILE]
+                      [--set KEY=VALUE ...] [--checkpoint NAME=PATH ...] [--checkpoints FILE] [--allow-unsafe-load]
     rfbench train MODEL [--data DATA] [--data-path PATH] [--steps N] [--seed S] [--device cpu|cuda]
+                        [--checkpoints FILE] [--allow-unsafe-load]
     rfbench compare RESULTS [--published CSV] [--out DIR] [--map NAME=FAMILY/VARIANT] [--all-published]
     rfbench report DIR [--published CSV] [--out DIR] [--map NAME=FAMILY/VARIANT]
 
@@ -11,7 +12,11 @@
 a JSON file (see rfbench.models.external); ``--checkpoint NAME=PATH`` hands one checkpoint to a suite
 that loads checkpoints (cifar10).
 
-Errors caused by input (unknown names, bad values, missing files) print one line and exit 2.
+Checkpoints are read with weights-only deserialisation; ``--allow-unsafe-load`` accepts files that need
+full unpickling (only for files you trust; a warning is printed once per file).
+
+Errors caused by input (unknown names, bad values, missing files, argparse's own errors) print one line,
+``rfbench: error: ...``, and exit 2; warnings print as ``rfbench: warning: ...``.
 """
 
 from __future__ import annotations

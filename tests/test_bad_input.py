@@ -402,3 +402,11 @@ def test_readme_table_lists_every_case(inputs):
     section = readme[readme.index("### Bad input"):]
     missing = [shown_input(c, inputs) for c in CASES if f"| `{shown_input(c, inputs)}` |" not in section]
     assert not missing, f"rerun `python scripts/bad_input_table.py` and paste its output into README.md: {missing}"
+
+
+def test_pytest_plugin_refuses_a_malformed_set(pytester):
+    """The pytest route: --rfbench-set without '=' was silently dropped; now it is a usage error."""
+    pytester.makepyfile(toy2d_suite=(Path(__file__).resolve().parents[1] / "suites" / "toy2d.py").read_text())
+    res = pytester.runpytest_subprocess("toy2d_suite.py", "--rfbench-set", "fid_n", "--rfbench-nfe", "2", "-q")
+    assert res.ret != 0
+    assert "--rfbench-set expects KEY=VALUE, got 'fid_n'" in res.stderr.str() + res.stdout.str()
