@@ -141,7 +141,7 @@ def test_same_seed_gives_bit_identical_metrics(tmp_path):
     if (Path(rfbench.__file__).resolve().parents[1] / ".git").exists():  # a checkout (a worktree's .git is a file)
         assert git_commit() is not None and (a["git_commit"] == git_commit()).all()
     c = run_suite("toy2d", out=tmp_path / "c", **{**kw, "models": ["analytic-gmm-rf"], "samplers": ["euler"],
-                                                  "nfe": [2]}, seeds=[3])["frame"]
+                                                  "nfe": [2], "n_samples": 200}, seeds=[3])["frame"]
     assert (c["seed"] == 3).all()
 
 
