@@ -130,6 +130,10 @@ def quarantine(path: Path, reason: str) -> Path:
     path = Path(path)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     dest = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while dest.exists():  # a second bad copy within the same second keeps the first
+        n += 1
+        dest = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
     if path.exists():
         os.replace(path, dest)
     side = path.with_name(path.name + ".sha256")
@@ -158,7 +162,8 @@ def cached(
         except CacheCorruptError as exc:
             quarantine(path, str(exc))
         except Exception as exc:  # unreadable although the hash matched (e.g. incompatible format)
-            quarantine(path, f"cache file {path} could not be decoded ({type(exc).__name__}: {exc})")
+            first = " ".join(str(exc).split())[:200]
+            quarantine(path, f"cache file {path} could not be decoded ({type(exc).__name__}: {first})")
     value = build()
     write_verified(path, encode(value))
     return value, False

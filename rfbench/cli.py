@@ -1,9 +1,10 @@
 """The ``rfbench`` command line.
 
-    rfbench list [models|samplers|suites|metrics|grids|datasets]
+    rfbench list [models|samplers|suites|metrics|grids|datasets] [--checkpoints FILE] [--allow-unsafe-load]
     rfbench run SUITE [--quick|--smoke] [--device cpu|cuda] [--out DIR] [--nfe 2,4,8] [--models ...] [--samplers ...]
-                      [--set KEY=VALUE ...] [--checkpoint NAME=PATH ...] [--checkpoints FILE]
+                      [--set KEY=VALUE ...] [--checkpoint NAME=PATH ...] [--checkpoints FILE] [--allow-unsafe-load]
     rfbench train MODEL [--data DATA] [--data-path PATH] [--steps N] [--seed S] [--device cpu|cuda]
+                        [--checkpoints FILE] [--allow-unsafe-load]
     rfbench compare RESULTS [--published CSV] [--out DIR] [--map NAME=FAMILY/VARIANT] [--all-published]
     rfbench report DIR [--published CSV] [--out DIR] [--map NAME=FAMILY/VARIANT]
 
@@ -11,7 +12,11 @@
 a JSON file (see rfbench.models.external); ``--checkpoint NAME=PATH`` hands one checkpoint to a suite
 that loads checkpoints (cifar10).
 
-Errors caused by input (unknown names, bad values, missing files) print one line and exit 2.
+Checkpoints are read with weights-only deserialisation; ``--allow-unsafe-load`` accepts files that need
+full unpickling (only for files you trust; a warning is printed once per file).
+
+Errors caused by input (unknown names, bad values, missing files, argparse's own errors) print one line,
+``rfbench: error: ...``, and exit 2; warnings print as ``rfbench: warning: ...``.
 """
 
 from __future__ import annotations
@@ -19,8 +24,17 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 
 from .errors import InvalidInputError, RFBenchError, SuiteSkipped
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with rfbench's one-line errors: ``rfbench: error: ...`` (and a pointer to ``-h``), exit 2,
+    instead of the usage block followed by the message."""
+
+    def error(self, message: str):  # noqa: D102 - argparse API
+        self.exit(2, f"rfbench: error: {message} (see `{self.prog} -h`)\n")
 
 
 def _csv(cast=str, what="value"):
@@ -78,26 +92,52 @@ def cmd_list(args) -> int:
     return 0
 
 
-def _key_values(items: list[str] | None, flag: str) -> dict[str, str]:
+def _key_values(items: list[str] | None, flag: str, form: str = "KEY=VALUE") -> dict[str, str]:
     out = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise InvalidInputError(f"{flag} expects KEY=VALUE, got {item!r}")
+            raise InvalidInputError(f"{flag} expects {form}, got {item!r}")
         out[key.strip()] = value.strip()
     return out
+
+
+def _out_folder(path, flag: str = "--out"):
+    """``path`` as a folder to write into: it may not exist yet, but it (and every parent that exists)
+    must not be a regular file. Checked before any work starts, so a typo costs nothing."""
+    from pathlib import Path
+
+    path = Path(path).expanduser()
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                where = "" if p == path else f": {p}"
+                raise InvalidInputError(f"{flag} {path}{where} is a file; expected a folder (created if missing)")
+            break
+    return path
 
 
 def cmd_run(args) -> int:
     from .runner import default_out_dir, run_suite
     from .suites import get_suite
 
-    get_suite(args.suite)  # fail fast on an unknown name
+    suite = get_suite(args.suite)  # fail fast on an unknown name
     options = _key_values(args.set, "--set")
     if args.checkpoint:
-        _key_values(args.checkpoint, "--checkpoint")  # validates NAME=PATH
+        if "checkpoints" not in suite.options:
+            from .suites import SUITES
+
+            loaders = [n for n in SUITES if "checkpoints" in SUITES.get(n).options]
+            raise InvalidInputError(f"--checkpoint: suite {args.suite!r} does not load checkpoints (suites that do: "
+                                    f"{', '.join(loaders) or 'none'}); register yours with --checkpoints FILE and "
+                                    "select it with --models NAME")
+        _key_values(args.checkpoint, "--checkpoint", "NAME=PATH")  # validates the form
         options["checkpoints"] = ",".join(args.checkpoint)
-    out = args.out or default_out_dir(args.suite)
+    if args.device is not None:
+        from .runner.sweep import parse_device
+
+        parse_device(args.device)
+    out = _out_folder(args.out or default_out_dir(args.suite))
     start = time.perf_counter()
     try:
         result = run_suite(args.suite, quick=args.quick, smoke=args.smoke, device=args.device, out=out, nfe=args.nfe,
@@ -120,7 +160,7 @@ def _register_checkpoints(args) -> None:
 
     for path in [os.environ.get("RFBENCH_CHECKPOINTS"), getattr(args, "checkpoints", None)]:
         if path:
-            register_checkpoints_file(path, replace=True)
+            register_checkpoints_file(path, replace=True, allow_unsafe=getattr(args, "allow_unsafe_load", False))
 
 
 def cmd_train(args) -> int:
@@ -133,6 +173,14 @@ def cmd_train(args) -> int:
             raise InvalidInputError("--data-path needs --data NAME: the name to register the images under")
         register_image_dataset(args.data, args.data_path, replace=True)
     entry = MODELS.get(args.model)
+    if args.steps is not None and args.steps < 1:
+        raise InvalidInputError(f"--steps must be a positive integer, got {args.steps}")
+    if args.seed is not None and args.seed < 0:
+        raise InvalidInputError(f"--seed must be a non-negative integer, got {args.seed}")
+    if args.device is not None:
+        from .runner.sweep import parse_device
+
+        parse_device(args.device)
     if entry.kind != "trained":
         raise InvalidInputError(f"model {args.model!r} is {entry.kind}; only trained models can be trained "
                                 f"({', '.join(n for n in MODELS if MODELS.get(n).kind == 'trained')})")
@@ -162,7 +210,7 @@ def cmd_compare(args) -> int:
 
     comp = compare_files(args.results, args.published, model_map=parse_model_map(args.map),
                          all_published=args.all_published)
-    out = Path(args.out) if args.out else Path(comp.results_path).parent
+    out = _out_folder(args.out) if args.out else Path(comp.results_path).parent
     paths = comp.write(out)
     print(comp.to_markdown())
     print(f"wrote {paths['csv']}, {paths['md']}")
@@ -172,7 +220,8 @@ def cmd_compare(args) -> int:
 def cmd_report(args) -> int:
     from .reporting import build_report, parse_model_map
 
-    res = build_report(args.dir, published=args.published, out=args.out, model_map=parse_model_map(args.map))
+    out = _out_folder(args.out) if args.out else None
+    res = build_report(args.dir, published=args.published, out=out, model_map=parse_model_map(args.map))
     comp = res["comparison"]
     print(f"wrote {res['md']}, {res['html']} ({len(res['figures'])} figures; comparison: {len(comp.matched)} matched, "
           f"{len(comp.measured_only)} measured only, {len(comp.published_only)} published only)")
@@ -180,12 +229,15 @@ def cmd_report(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="rfbench", description="Benchmark flow-based generative samplers.")
+    p = _Parser(prog="rfbench", description="Benchmark flow-based generative samplers.")
     sub = p.add_subparsers(dest="command", required=True)
 
     ls = sub.add_parser("list", help="list models, samplers, suites, metrics, grids, datasets")
     ls.add_argument("what", nargs="?", choices=["models", "samplers", "suites", "metrics", "grids", "datasets"])
     ls.add_argument("--checkpoints", default=None, help="JSON list of your checkpoints to register (rfbench.models.external)")
+    ls.add_argument("--allow-unsafe-load", action="store_true",
+                    help="read checkpoints that need full unpickling (pickled objects): can run arbitrary code, "
+                         "only for files you trust; default: weights only, such files are refused")
     ls.set_defaults(func=cmd_list)
 
     run = sub.add_parser("run", help="run a benchmark suite (writes results.csv, results.md, plots)")
@@ -206,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--checkpoint", action="append", metavar="NAME=PATH",
                      help="a model checkpoint to benchmark under NAME (repeatable; suites that load checkpoints)")
     run.add_argument("--checkpoints", default=None, help="JSON list of your checkpoints to register (rfbench.models.external)")
+    run.add_argument("--allow-unsafe-load", action="store_true",
+                    help="read checkpoints that need full unpickling (pickled objects): can run arbitrary code, "
+                         "only for files you trust; default: weights only, such files are refused")
     run.set_defaults(func=cmd_run)
 
     tr = sub.add_parser("train", help="train (or load from cache) a model rfbench trains itself")
@@ -218,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="train on your own images (a folder, an .npz file or a CIFAR-10 folder), registered as --data NAME")
     tr.add_argument("--no-progress", action="store_true")
     tr.add_argument("--checkpoints", default=None, help="JSON list of your checkpoints to register (rfbench.models.external)")
+    tr.add_argument("--allow-unsafe-load", action="store_true",
+                    help="read checkpoints that need full unpickling (pickled objects): can run arbitrary code, "
+                         "only for files you trust; default: weights only, such files are refused")
     tr.set_defaults(func=cmd_train)
 
     cmp_ = sub.add_parser("compare", help="place measured results next to published numbers, flag protocol mismatches")
@@ -239,14 +297,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Warnings as one line each (``rfbench: warning: ...``), e.g. a quarantined cache file."""
+    print(f"rfbench: warning: {message}", file=file or sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .models.checkpoints import allow_unsafe_load
+
     try:
-        _register_checkpoints(args)
-        return args.func(args)
+        with warnings.catch_warnings(), allow_unsafe_load(getattr(args, "allow_unsafe_load", False)):
+            warnings.showwarning = _show_warning
+            _register_checkpoints(args)
+            return args.func(args)
     except RFBenchError as exc:
         print(f"rfbench: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file rfbench had to read or write (permissions, full disk, ...)
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"rfbench: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rfbench: interrupted; finished cells are kept and a rerun resumes", file=sys.stderr)

@@ -59,8 +59,11 @@ def _suite_state(config, name: str) -> dict:
         from rfbench.runner.records import CellStore
         from rfbench.suites import get_suite
 
+        bad = [kv for kv in config.getoption("rfbench_set") or [] if "=" not in kv or not kv.split("=", 1)[0].strip()]
+        if bad:  # never drop a setting silently
+            raise pytest.UsageError(f"rfbench: --rfbench-set expects KEY=VALUE, got {bad[0]!r}")
         try:
-            options = dict(kv.split("=", 1) for kv in config.getoption("rfbench_set") or [] if "=" in kv)
+            options = dict(kv.split("=", 1) for kv in config.getoption("rfbench_set") or [])
             suite = get_suite(name).configure(
                 quick=config.getoption("rfbench_quick"),
                 smoke=config.getoption("rfbench_smoke"),

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import Generic, TypeVar
 
-from .errors import UnknownNameError
+from .errors import InvalidInputError, UnknownNameError
 
 T = TypeVar("T")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+\-]*$")
@@ -21,11 +21,11 @@ class Registry(Generic[T]):
 
     def register(self, name: str, entry: T, *, replace: bool = False) -> T:
         if not isinstance(name, str) or not _NAME.match(name):
-            raise ValueError(
+            raise InvalidInputError(  # a ValueError too
                 f"{self.kind} name {name!r} must be a non-empty string of letters, digits and '_.+-'"
             )
         if name in self._entries and not replace:
-            raise ValueError(f"{self.kind} {name!r} is already registered")
+            raise InvalidInputError(f"{self.kind} {name!r} is already registered")
         self._entries[name] = entry
         return entry
 

@@ -25,7 +25,7 @@ def test_full_suite_skips_with_one_line_naming_what_is_missing(capsys, tmp_path,
 
 @pytest.mark.parametrize("argv,message", [
     (["--smoke", "--set", "fid_nn=3"], "has no option 'fid_nn'; valid options:"),
-    (["--smoke", "--set", "fid_n=many"], "option fid_n='many': expected a int"),
+    (["--smoke", "--set", "fid_n=many"], "option fid_n='many': expected an integer"),
     (["--set", "novalue"], "--set expects KEY=VALUE"),
     (["--checkpoint", "ddpm=/nonexistent/ddpm"], "checkpoint ddpm: /nonexistent/ddpm does not exist"),
 ])

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -128,8 +129,20 @@ def test_same_seed_gives_bit_identical_metrics(tmp_path):
     a = run_suite("toy2d", out=tmp_path / "a", **kw)["frame"]
     b = run_suite("toy2d", out=tmp_path / "b", **kw)["frame"]
     pd.testing.assert_frame_equal(a[METRIC_COLUMNS], b[METRIC_COLUMNS], check_exact=True)
-    for col in ("seed", "device", "dtype", "torch_version", "rfbench_version", "code_hash"):
-        assert a[col].notna().all()
+    for col in ("seed", "device", "dtype", "torch_version", "rfbench_version", "git_commit", "code_hash"):
+        assert col in a.columns, col
+    # every row records what produced it: seed, device, dtype, versions, commit
+    import rfbench
+    from rfbench.runner.environment import code_hash, git_commit
+
+    assert (a["seed"] == 0).all() and (a["device"] == "cpu").all() and (a["dtype"] == "float32").all()
+    assert (a["torch_version"] == torch.__version__).all() and (a["rfbench_version"] == rfbench.__version__).all()
+    assert (a["code_hash"] == code_hash()).all()
+    if (Path(rfbench.__file__).resolve().parents[1] / ".git").exists():  # a checkout (a worktree's .git is a file)
+        assert git_commit() is not None and (a["git_commit"] == git_commit()).all()
+    c = run_suite("toy2d", out=tmp_path / "c", **{**kw, "models": ["analytic-gmm-rf"], "samplers": ["euler"],
+                                                  "nfe": [2], "n_samples": 200}, seeds=[3])["frame"]
+    assert (c["seed"] == 3).all()
 
 
 def test_cell_record_survives_partial_write(tmp_path):

@@ -115,6 +115,9 @@ def load_npz(path: str | Path, *, key: str | None = None, channels_last: bool | 
         raise InvalidInputError(f"npz file {file} could not be read ({type(exc).__name__}: {exc})") from None
     with archive:
         names = list(archive.files)
+        if not names:
+            raise InvalidInputError(f"npz file {file} holds no arrays; expected an image array (n, H, W), (n, C, H, W) "
+                                    "or (n, H, W, C)")
         if key is None:
             key = names[0] if len(names) == 1 else next((k for k in ("images", "x", "arr_0") if k in names), None)
             if key is None:

@@ -63,6 +63,25 @@ def register_model(entry: ModelEntry, *, replace: bool = False) -> ModelEntry:
     return MODELS.register(entry.name, entry, replace=replace)
 
 
+def check_model_data(name: str, data: str | None) -> str | None:
+    """The dataset ``name`` will use with ``data`` (None: the entry's default); raises
+    :class:`UnknownNameError` / :class:`InvalidInputError` for an unknown model or a dataset it does not take.
+    Cheap (no model is built), so suites check ``--models NAME@DATA`` before any cell runs."""
+    entry = MODELS.get(name)
+    if entry.datasets is None:
+        if data not in (None, entry.default_data):
+            raise InvalidInputError(
+                f"model {name!r} is {entry.kind} and defines its own data ({entry.default_data}); got data={data!r}"
+            )
+        return data
+    data = data or entry.default_data
+    if data not in entry.datasets and not (entry.data_check is not None and entry.data_check(data)):
+        raise InvalidInputError(
+            f"model {name!r} cannot be trained on dataset {data!r}; expected one of {', '.join(entry.datasets)}"
+        )
+    return data
+
+
 def get_model(name: str, *, data: str | None = None, **options) -> FlowModel:
     """Build (or load from cache, or train) the model registered as ``name``.
 
@@ -73,17 +92,8 @@ def get_model(name: str, *, data: str | None = None, **options) -> FlowModel:
         **options: passed to the factory (e.g. ``steps=``, ``seed=``, ``progress=``).
     """
     entry = MODELS.get(name)
-    if entry.datasets is None:
-        if data not in (None, entry.default_data):
-            raise InvalidInputError(
-                f"model {name!r} is analytic and defines its own data ({entry.default_data}); got data={data!r}"
-            )
-    else:
-        data = data or entry.default_data
-        if data not in entry.datasets and not (entry.data_check is not None and entry.data_check(data)):
-            raise InvalidInputError(
-                f"model {name!r} cannot be trained on dataset {data!r}; expected one of {', '.join(entry.datasets)}"
-            )
+    data = check_model_data(name, data)
+    if entry.datasets is not None:
         options["data"] = data
     if not entry.accepts("progress", explicit=True):
         options.pop("progress", None)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, InvalidInputError
 from . import conversions
 from .base import FlowModel
 from .schedules import DiscreteVPSchedule
@@ -169,8 +169,11 @@ def load_diffusers_unet(path: str | Path, *, name: str = "diffusers-unet", expec
 def register_diffusers_checkpoint(name: str, path: str | Path, *, description: str | None = None):
     """Register the diffusers folder ``path`` as model ``name`` (kind "external"); the factory takes
     ``sha256`` (optional) to refuse a checkpoint that changed since it was hashed."""
-    from . import ModelEntry, register_model
+    from . import MODELS, ModelEntry, register_model
 
+    if name in MODELS and MODELS.get(name).kind != "external":
+        raise InvalidInputError(f"checkpoint name {name!r} is taken by rfbench's {MODELS.get(name).kind} model; "
+                                "choose another name")
     resolved = str(Path(path).expanduser())
 
     def factory(sha256: str | None = None) -> DiffusersUNet:

@@ -57,9 +57,11 @@ def _as_checkpoint(obj: Any, path: Path, *, family: str | None, net: str | None,
         missing = [n for n, v in (("family", family), ("net", net), ("net_config", net_config), ("data_shape", data_shape))
                    if v is None]
         if missing:
-            raise CheckpointError(f"checkpoint file {path} is a bare state dict; pass {', '.join(missing)} to describe it")
+            raise CheckpointError(f"checkpoint file {path} is a bare state dict; describe it with {', '.join(missing)} "
+                                  "(arguments of register_checkpoint, or keys of a --checkpoints JSON entry)")
         if family not in PARAM_ALIASES:
-            raise InvalidInputError(f"family must be one of {', '.join(sorted(PARAM_ALIASES))}, got {family!r}")
+            raise InvalidInputError(f"checkpoint {path}: family must be one of {', '.join(sorted(PARAM_ALIASES))}, "
+                                    f"got {family!r}")
         try:
             model_config = default_model_config(PARAM_ALIASES[family], tuple(data_shape), dataset=dataset, **model_options)
         except ValueError as exc:
@@ -87,11 +89,12 @@ def _verify_bytes(path: Path, sha256: str | None) -> str | None:
 
 def load_checkpoint_model(name: str, path: str | Path, *, family: str | None = None, net: str | None = None,
                           net_config: dict | None = None, data_shape=None, dataset: str | None = None,
-                          sha256: str | None = None, **model_options) -> FlowModel:
-    """Read ``path`` (weights only) and build the model; see the module docstring for the arguments."""
+                          sha256: str | None = None, allow_unsafe: bool | None = None, **model_options) -> FlowModel:
+    """Read ``path`` (weights only unless ``allow_unsafe``, see :func:`read_checkpoint`) and build the model;
+    see the module docstring for the arguments."""
     path = Path(path).expanduser()
     digest = _verify_bytes(path, sha256)
-    obj = read_checkpoint(path)
+    obj = read_checkpoint(path, allow_unsafe=allow_unsafe)
     ckpt = _as_checkpoint(obj, path, family=family, net=net, net_config=net_config, data_shape=data_shape,
                           dataset=dataset, model_options=model_options)
     bad = [k for k, v in ckpt["state_dict"].items()
@@ -109,19 +112,27 @@ def load_checkpoint_model(name: str, path: str | Path, *, family: str | None = N
 def register_checkpoint(name: str, path: str | Path, *, family: str | None = None, net: str | None = None,
                         net_config: dict | None = None, data_shape=None, dataset: str | None = None,
                         sha256: str | None = None, replace: bool = False, description: str | None = None,
-                        **model_options):
+                        allow_unsafe: bool | None = None, **model_options):
     """Register the checkpoint at ``path`` as model ``name`` (kind "external"); returns the entry.
 
     The file is loaded once now, so a bad file fails here with a :class:`CheckpointError`; every
     ``get_model(name)`` reads it again (the model's config carries the file's hash, so cached
-    references are not reused across a changed file).
+    references are not reused across a changed file). ``allow_unsafe=True`` accepts a file that needs
+    full unpickling (see :func:`~rfbench.models.checkpoints.read_checkpoint`); None: the process default.
     """
     from . import MODELS, ModelEntry, register_model
 
+    from ..registry import _NAME
+
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidInputError(f"checkpoint name {name!r} must be a non-empty string of letters, digits and '_.+-'")
+    if name in MODELS and MODELS.get(name).kind != "external":
+        raise InvalidInputError(f"checkpoint name {name!r} is taken by rfbench's {MODELS.get(name).kind} model; "
+                                "choose another name")
     if name in MODELS and not replace:
         raise InvalidInputError(f"model {name!r} is already registered; choose another name or pass replace=True")
     kwargs = dict(family=family, net=net, net_config=net_config, data_shape=data_shape, dataset=dataset, sha256=sha256,
-                  **model_options)
+                  allow_unsafe=allow_unsafe, **model_options)
     model = load_checkpoint_model(name, path, **kwargs)
     param = model.config().get("prediction")
     entry = ModelEntry(name, lambda: load_checkpoint_model(name, path, **kwargs),
@@ -130,7 +141,12 @@ def register_checkpoint(name: str, path: str | Path, *, family: str | None = Non
     return register_model(entry, replace=replace)
 
 
-def register_checkpoints_file(path: str | Path, *, replace: bool = False) -> list[str]:
+# keys of an entry of a checkpoint list: register_checkpoint's arguments and the families' model options
+LIST_KEYS = {"name", "path", "family", "net", "net_config", "data_shape", "dataset", "sha256", "description",
+             "schedule", "t_min", "D", "sigma_data", "sigma_max", "sigma_min"}
+
+
+def register_checkpoints_file(path: str | Path, *, replace: bool = False, allow_unsafe: bool | None = None) -> list[str]:
     """Register every checkpoint listed in a JSON file (a list of register_checkpoint keyword dicts,
     each with "name" and "path"; relative paths are relative to the JSON file). Returns the names."""
     path = Path(path).expanduser()
@@ -143,11 +159,18 @@ def register_checkpoints_file(path: str | Path, *, replace: bool = False) -> lis
     if not isinstance(entries, list) or not all(isinstance(e, dict) and "name" in e and "path" in e for e in entries):
         raise InvalidInputError(f"checkpoint list {path} must be a JSON list of objects with 'name' and 'path'")
     names = []
-    for e in entries:
+    for i, e in enumerate(entries):
+        unknown = sorted(set(e) - LIST_KEYS)
+        if unknown:
+            raise InvalidInputError(f"checkpoint list {path}, entry {i}: unknown key {unknown[0]!r}; expected keys "
+                                    f"among {', '.join(sorted(LIST_KEYS))}")
+        if not isinstance(e["name"], str) or not e["name"].strip() or not isinstance(e["path"], str):
+            raise InvalidInputError(f"checkpoint list {path}, entry {i}: 'name' and 'path' must be non-empty strings, "
+                                    f"got {e['name']!r} and {e['path']!r}")
         e = dict(e)
         name, file = e.pop("name"), Path(e.pop("path")).expanduser()
         if not file.is_absolute():
             file = path.parent / file
-        register_checkpoint(name, file, replace=replace, **e)
+        register_checkpoint(name, file, replace=replace, allow_unsafe=allow_unsafe, **e)
         names.append(name)
     return names

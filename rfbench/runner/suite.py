@@ -80,7 +80,7 @@ class Suite:
                   samplers: list[str] | None = None, seeds: list[int] | None = None,
                   n_samples: int | None = None, options: dict[str, Any] | None = None) -> Suite:
         """A copy with quick-mode overrides and user selections applied (and validated)."""
-        from ..models import MODELS
+        from ..models import check_model_data
         from ..samplers import SAMPLERS
 
         if smoke and not self.smoke:
@@ -109,7 +109,7 @@ class Suite:
                 by_name.setdefault(m.name, []).append(m)
             chosen: list[ModelSpec] = []
             for spec in specs:
-                MODELS.get(spec.name)  # unknown names raise with the valid list
+                check_model_data(spec.name, spec.data)  # unknown names / datasets raise before any cell runs
                 if spec.label in by_label:
                     chosen.append(by_label[spec.label])
                 elif spec.data is None and spec.name in by_name:
@@ -173,6 +173,7 @@ def _cast_option(key: str, value: Any, default: Any) -> Any:
         if isinstance(default, float):
             return float(value)
     except ValueError:
-        raise InvalidInputError(f"option {key}={value!r}: expected a {type(default).__name__} like "
-                                f"{default!r}") from None
+        kind = {"bool": "a boolean (1/0, true/false, yes/no, on/off)", "int": "an integer",
+                "float": "a number"}.get(type(default).__name__, type(default).__name__)
+        raise InvalidInputError(f"option {key}={value!r}: expected {kind}, like the default {default!r}") from None
     return value

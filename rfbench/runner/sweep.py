@@ -51,6 +51,10 @@ def parse_device(device: str | torch.device) -> torch.device:
         raise InvalidInputError(f"--device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise InvalidInputError(f"--device {device!r} requested but CUDA is not available on this machine")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        n = torch.cuda.device_count()
+        raise InvalidInputError(f"--device {device!r}: this machine has {n} CUDA device(s), expected cuda:0"
+                                + (f" to cuda:{n - 1}" if n > 1 else ""))
     return dev
 
 
