@@ -64,6 +64,9 @@ class Suite:
     metrics: tuple[str, ...] = ("ref_rmse", "w2", "sw2", "straightness", "wall_clock_s")
     timing_repeats: int = 3
     reference_tol: float = 1e-10
+    # dopri5 reference in float64 unless the model is too slow in it (a CPU U-Net: 5x); the
+    # reference must stay far more accurate than the best sampler cell
+    reference_dtype: str = "float64"
     artifacts: tuple[str, ...] = ()
     sampler_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     quick: dict[str, Any] = field(default_factory=dict)
@@ -152,7 +155,8 @@ class Suite:
         """What every cell's numbers depend on besides the cell itself (hashed into cell records)."""
         out = {"n_samples": self.n_samples, "n_data": self.n_data, "metrics": list(self.metrics),
                "timing_repeats": self.timing_repeats, "sampler_options": self.sampler_options,
-               "reference_tol": self.reference_tol, "batch_size": self.batch_size}
+               "reference_tol": self.reference_tol, "reference_dtype": self.reference_dtype,
+               "batch_size": self.batch_size}
         if self.options:  # only when set, so suites without options keep their record hashes
             out["options"] = self.options
         return out

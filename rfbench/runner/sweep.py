@@ -91,7 +91,7 @@ class SweepContext:
         key = (spec, seed)
         if key not in self._refs:
             model = self.model(spec)
-            ref_dtype = torch.float64
+            ref_dtype = getattr(torch, self.suite.reference_dtype)
             tol = self.suite.reference_tol
             cfg = {"model": model.config(), "seed": seed, "n": self.suite.n_samples, "rtol": tol, "atol": tol,
                    "dtype": str(ref_dtype), "k": 64, "v": REFERENCE_VERSION}
@@ -187,7 +187,8 @@ def run_cell(ctx: SweepContext, cell: Cell) -> dict[str, Any]:
         for name in suite.artifacts:
             ARTIFACTS.get(name)(ctx, cell, result, row)
         if "wall_clock_s" in metrics:
-            row["wall_clock_s"] = time_callable(draw, repeats=suite.timing_repeats, warmup=1,
+            # the first draw above was the warm-up (and built any cached calibration or refiner)
+            row["wall_clock_s"] = time_callable(draw, repeats=suite.timing_repeats, warmup=0,
                                                 device=ctx.device)["median_s"]
     except NotApplicableError as exc:
         row.update(status="not-applicable", reason=str(exc))
