@@ -62,7 +62,7 @@ class Suite:
     n_data: int = 2000
     batch_size: int | None = None  # generate in chunks of this size (None: all samples at once)
     metrics: tuple[str, ...] = ("ref_rmse", "w2", "sw2", "straightness", "wall_clock_s")
-    timing_repeats: int = 3
+    timing_repeats: int = 3  # timed draws after the cell's first (0: time the first draw itself, CPU only)
     reference_tol: float = 1e-10
     # dopri5 reference in float64 unless the model is too slow in it (a CPU U-Net: 5x); the
     # reference must stay far more accurate than the best sampler cell
