@@ -22,7 +22,7 @@ MODELS = [ModelSpec(n, "digits") for n in (
     "1-rf", "2-rf", "2-rf++", "vp-diffusion", "rectified-diffusion", "pfgmpp-d8", "pfgmpp-d2048")]
 # FlowTurbo's refiner is trained per model: a lighter set-up than the default keeps the cold run of 7
 # models within budget (recorded in each row's calib_s and in the cell hash)
-REFINER = RefinerConfig(n_traj=512, n_pairs=16_384, steps=800)
+REFINER = RefinerConfig(n_traj=512, n_pairs=8192, steps=400, batch=256)
 
 DIGITS = register_suite(Suite(
     name="digits",
