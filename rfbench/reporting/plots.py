@@ -75,6 +75,32 @@ def _colors(names: list[str]) -> dict[str, tuple]:
     return {n: cmap(i % cmap.N) for i, n in enumerate(names)}
 
 
+MARKERS = "osD^vP*Xph<>"
+
+
+def _markers(names: list[str]) -> dict[str, str]:
+    """Markers that, with the colours, tell apart more samplers than a colour map has colours."""
+    return {n: MARKERS[(i // 10) % len(MARKERS)] if len(names) > 10 else "o" for i, n in enumerate(names)}
+
+
+def _legend(fig, axes, *, max_inline: int = 8) -> None:
+    """Per-panel legends when short; otherwise one legend for the figure, outside on the right."""
+    entries: dict = {}
+    for ax in axes:
+        if ax.get_visible():
+            for h, label in zip(*ax.get_legend_handles_labels()):
+                entries.setdefault(label, h)
+    if len(entries) <= max_inline:
+        for ax in axes:
+            if ax.get_visible() and ax.get_legend_handles_labels()[0]:
+                handles, labels = ax.get_legend_handles_labels()
+                uniq = dict(zip(labels, handles))
+                ax.legend(uniq.values(), uniq.keys(), fontsize=7, loc="best")
+        return
+    fig.legend(entries.values(), entries.keys(), fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5),
+               frameon=False)
+
+
 def published_points(published: pd.DataFrame | None, model: str, data: str, metric: str,
                      model_map: dict | None = None, conditioning: str = "unconditional") -> pd.DataFrame:
     """Published rows for the model's (family, variant), conditioning, dataset and metric with a
@@ -103,11 +129,15 @@ def plot_metric_vs_nfe(df: pd.DataFrame, metric: str, path: Path, *, title: str 
     colors = _colors(list(dict.fromkeys(ok["sampler"])))
     fig, axes = _grid(len(panels), plt)
     n_pub = 0
+    markers = _markers(list(colors))
     for ax, (model, data, g) in zip(axes, panels):
         for sampler, s in g.groupby("sampler", sort=False):
             pts = s.groupby("nfe_measured")[metric].mean().sort_index()
-            style = dict(marker="o", ms=4, lw=1.4, color=colors[sampler], label=sampler)
-            if len(pts) > 1:
+            style = dict(marker=markers[sampler], ms=4, lw=1.4, color=colors[sampler], label=sampler)
+            if s["nfe"].isna().all():  # adaptive: its NFE is an outcome; a level, not a point far right
+                ax.axhline(float(pts.mean()), color=colors[sampler], ls="--", lw=1.1,
+                           label=f"{sampler} (adaptive: dashed level)")
+            elif len(pts) > 1:
                 ax.plot(pts.index, pts.values, **style)
             else:
                 ax.plot(pts.index, pts.values, ls="none", **style)
@@ -121,15 +151,14 @@ def plot_metric_vs_nfe(df: pd.DataFrame, metric: str, path: Path, *, title: str 
         ax.set_xscale("log")  # NFE: always log, ticks at the NFE values
         _scale(ax, "y", list(g[metric]) + (list(pub["value_num"]) if len(pub) else []))
         ax.set_title(f"{model}" + (f" ({data})" if data else ""), fontsize=10)
-        xs = sorted(set(g["nfe_measured"].astype(float)) | set(pub["nfe_num"].astype(float) if len(pub) else []))
+        fixed = g[g["nfe"].notna()] if g["nfe"].notna().any() else g
+        xs = sorted(set(fixed["nfe_measured"].astype(float)) | set(pub["nfe_num"].astype(float) if len(pub) else []))
         if len(xs) <= 14:
             _nfe_ticks(ax, xs)
         ax.set_xlabel("NFE (counted)")
         ax.set_ylabel(metric)
         ax.grid(True, which="both", alpha=0.25)
-        handles, labels = ax.get_legend_handles_labels()
-        uniq = dict(zip(labels, handles))
-        ax.legend(uniq.values(), uniq.keys(), fontsize=7, loc="best")
+    _legend(fig, axes)
     fig.suptitle(title or f"{metric} vs NFE", y=1.0)
     fig.tight_layout()
     fig.savefig(path, dpi=110, bbox_inches="tight")
@@ -167,8 +196,9 @@ def plot_pareto(df: pd.DataFrame, metric: str, path: Path, *, title: str = "") -
     for ax, (model, data, g) in zip(axes, panels):
         cells = g.groupby(["sampler", g["nfe_measured"].fillna(-1)], sort=False).agg(
             t=("wall_clock_s", "mean"), v=(metric, "mean")).reset_index()
+        markers = _markers(list(colors))
         for sampler, s in cells.groupby("sampler", sort=False):
-            ax.scatter(s["t"], s["v"], s=18, color=colors[sampler], label=sampler, alpha=0.85)
+            ax.scatter(s["t"], s["v"], s=18, color=colors[sampler], marker=markers[sampler], label=sampler, alpha=0.85)
         front = pareto_front(list(cells["t"]), list(cells["v"]))
         ft, fv = cells["t"].iloc[front], cells["v"].iloc[front]
         ax.step(ft, fv, where="post", color="black", lw=1.2, alpha=0.8, label="Pareto front")
@@ -186,7 +216,7 @@ def plot_pareto(df: pd.DataFrame, metric: str, path: Path, *, title: str = "") -
         ax.set_xlabel("wall clock per batch (s)")
         ax.set_ylabel(metric)
         ax.grid(True, which="both", alpha=0.25)
-        ax.legend(fontsize=7, loc="best")
+    _legend(fig, axes)
     fig.suptitle(title or f"{metric} vs wall clock (Pareto front)", y=1.0)
     fig.tight_layout()
     fig.savefig(path, dpi=110, bbox_inches="tight")

@@ -99,13 +99,18 @@ def _protocol_blocks(df: pd.DataFrame, suite_name: str) -> list:
         nfe = df["ref_nfe"].dropna() if "ref_nfe" in df else pd.Series(dtype=float)
         span = "" if not len(nfe) else (f" ({int(nfe.min())} evaluations)" if nfe.min() == nfe.max()
                                          else f" ({int(nfe.min())}-{int(nfe.max())} evaluations)")
-        facts.append(f"Reference solution: float64 dopri5 with rtol = atol = {_uniq(df, 'ref_rtol')} from the same "
+        dtype = (_uniq(df, "ref_dtype") + " ") if "ref_dtype" in df and df["ref_dtype"].notna().any() else ""
+        facts.append(f"Reference solution: {dtype}dopri5 with rtol = atol = {_uniq(df, 'ref_rtol')} from the same "
                      f"noise" + span
                      + "; ref_rmse is the per-sample RMSE to it, averaged.")
     if "wall_clock_s" in df and df["wall_clock_s"].notna().any():
-        reps = f"the median of {suite.timing_repeats} timed calls" if suite is not None else "the median of repeated timed calls"
-        facts.append(f"wall_clock_s: time to sample the whole batch once, {reps} after a warm-up, "
-                     f"synchronised on the device.")
+        if "timing" in df and df["timing"].notna().any():
+            how = "; ".join(f"{t} ({n} cells)" for t, n in df["timing"].value_counts().items())
+        else:
+            how = (f"the median of {suite.timing_repeats} timed calls after a warm-up" if suite is not None
+                   else "the median of repeated timed calls after a warm-up")
+        facts.append(f"wall_clock_s: time to sample the whole batch once: {how}; synchronised on the device "
+                     "(CUDA events on a GPU).")
     b.append(Bullets(facts))
     rows = [[s, *_sampler_facts(s), _uniq(df[df["sampler"] == s], "grid")] for s in dict.fromkeys(df["sampler"])]
     b.append(Table(["sampler", "order (claimed)", "NFE per step", "reference", "grid"], rows))

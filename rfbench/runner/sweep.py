@@ -169,7 +169,7 @@ def run_cell(ctx: SweepContext, cell: Cell) -> dict[str, Any]:
         metrics = suite.metrics
         if "ref_rmse" in metrics or "straightness" in metrics:
             ref = ctx.reference(cell.model, cell.seed)
-            row.update(ref_nfe=ref["nfe"], ref_rtol=ref["rtol"])
+            row.update(ref_nfe=ref["nfe"], ref_rtol=ref["rtol"], ref_dtype=suite.reference_dtype)
             if "ref_rmse" in metrics:
                 row["ref_rmse"] = ref_rmse(x, ref["x_end"])
             if "straightness" in metrics:
