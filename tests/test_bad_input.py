@@ -76,7 +76,7 @@ CASES: list[Case] = [
     # suite options (--set)
     C("run digits --set lpips_n --out {out}", "--set expects KEY=VALUE, got 'lpips_n'"),
     C("run digits --set lpips_m=5 --out {out}", "suite 'digits' has no option 'lpips_m'; valid options:"),
-    C("run digits --set lpips_n=many --out {out}", "option lpips_n='many': expected an integer, like the default 256"),
+    C("run digits --set lpips_n=many --out {out}", "option lpips_n='many': expected an integer, like the default 0"),
     C("run cifar10 --set allow_missing=maybe --out {out}", "option allow_missing='maybe': expected a boolean"),
     # checkpoints: --checkpoint (suites that load checkpoints)
     C("run cifar10 --checkpoint mine={missing_pt}", "checkpoint mine:"),

@@ -89,9 +89,23 @@ def plot_metric(df: pd.DataFrame, metric: str, path: Path, suite_name: str) -> P
     if ok.empty:
         return None
     ok = ok.assign(panel=ok["model"] + ok["data"].fillna("").map(lambda d: f" ({d})" if d else ""))
-    g = sns.relplot(data=ok, x="nfe_measured", y=metric, hue="sampler", style="sampler", col="panel",
-                    col_wrap=min(3, ok["panel"].nunique()), kind="line", markers=True, dashes=False,
+    fixed, adaptive = ok[ok["nfe"].notna()], ok[ok["nfe"].isna()]
+    if fixed.empty:
+        return None
+    g = sns.relplot(data=fixed, x="nfe_measured", y=metric, hue="sampler", style="sampler", col="panel",
+                    col_wrap=min(3, fixed["panel"].nunique()), kind="line", markers=True, dashes=False,
                     facet_kws={"sharey": False}, height=3.2, aspect=1.2)
+    for panel, ax in g.axes_dict.items():
+        # adaptive samplers choose their NFE: a dashed level (its NFE in the table), not a point far right
+        for sampler, rows in adaptive[adaptive["panel"] == panel].groupby("sampler"):
+            ax.axhline(float(rows[metric].mean()), color="grey", ls="--", lw=1)
+            ax.annotate(f"{sampler} (adaptive)", (0.02, float(rows[metric].mean())), xycoords=("axes fraction", "data"),
+                        fontsize=7, color="grey", va="bottom")
+        floor = ok.loc[ok["panel"] == panel, "w2_floor"].dropna() if metric == "w2" and "w2_floor" in ok else []
+        if len(floor):
+            ax.axhline(float(floor.iloc[0]), color="black", ls=":", lw=1)
+            ax.annotate("w2_floor (held-out vs held-out)", (0.98, float(floor.iloc[0])),
+                        xycoords=("axes fraction", "data"), fontsize=7, ha="right", va="top")
     g.set(xscale="log", yscale="log")
     g.set_axis_labels("NFE (measured)", metric)
     g.set_titles("{col_name}")
