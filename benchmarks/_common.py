@@ -45,4 +45,4 @@ def catalogue() -> list[str]:
 def load_model(name: str):
     from rfbench.models import get_model
 
-    return get_model(name, progress=False) if name == "1-rf" else get_model(name)
+    return get_model(name, progress=False)  # models that do not train ignore progress

@@ -18,6 +18,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS, SAMPLERS = ["analytic-gmm-rf"], ["euler", "heun"]
+# _measure()'s keys and the asv benchmark each is recorded under
+TRACKED = {"ref_rmse": "quality.RefRMSE.track_ref_rmse", "nfe_gap": "quality.NFEGap.track_nfe_gap",
+           "order_deficit": "quality.OrderDeficit.track_order_deficit"}
 
 
 def _load(name: str, path: Path):
@@ -61,9 +64,7 @@ def degraded_euler(monkeypatch):
 
 def as_benchmarks(values: dict) -> dict:
     """_measure()'s {(model, sampler): {key: value}} as asv_ci names them."""
-    names = {"ref_rmse": "quality.RefRMSE.track_ref_rmse", "nfe_gap": "quality.NFEGap.track_nfe_gap",
-             "order_deficit": "quality.OrderDeficit.track_order_deficit"}
-    return {f"{names[k]}('{m}', '{s}')": v for (m, s), row in values.items() for k, v in row.items()}
+    return {f"{TRACKED[k]}('{m}', '{s}')": v for (m, s), row in values.items() for k, v in row.items()}
 
 
 def thresholds() -> dict:
@@ -79,8 +80,7 @@ def write_asv_results(results_dir: Path, commit: str, date: int, values: dict) -
 
     res = Results({"machine": "ci", "python": "3.11"}, {}, commit, date, "3.11", "existing-py", {})
     models, samplers = [repr(m) for m in MODELS], [repr(s) for s in SAMPLERS]
-    for key, name in (("ref_rmse", "quality.RefRMSE.track_ref_rmse"), ("nfe_gap", "quality.NFEGap.track_nfe_gap"),
-                      ("order_deficit", "quality.OrderDeficit.track_order_deficit")):
+    for key, name in TRACKED.items():
         flat = [values[(m, s)].get(key) for m, s in itertools.product(MODELS, SAMPLERS)]
         res.add_result({"name": name, "version": "1", "params": [models, samplers]},
                        BenchmarkResult(result=flat, samples=[None] * len(flat), number=[None] * len(flat),

@@ -101,6 +101,15 @@ def _legend(fig, axes, *, max_inline: int = 8) -> None:
                frameon=False)
 
 
+def _finish(fig, axes, path: Path, title: str, plt) -> None:
+    """Legend, title, layout; save and close."""
+    _legend(fig, axes)
+    fig.suptitle(title, y=1.0)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
 def published_points(published: pd.DataFrame | None, model: str, data: str, metric: str,
                      model_map: dict | None = None, conditioning: str = "unconditional") -> pd.DataFrame:
     """Published rows for the model's (family, variant), conditioning, dataset and metric with a
@@ -158,11 +167,7 @@ def plot_metric_vs_nfe(df: pd.DataFrame, metric: str, path: Path, *, title: str 
         ax.set_xlabel("NFE (counted)")
         ax.set_ylabel(metric)
         ax.grid(True, which="both", alpha=0.25)
-    _legend(fig, axes)
-    fig.suptitle(title or f"{metric} vs NFE", y=1.0)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    _finish(fig, axes, path, title or f"{metric} vs NFE", plt)
     return path, n_pub
 
 
@@ -216,11 +221,7 @@ def plot_pareto(df: pd.DataFrame, metric: str, path: Path, *, title: str = "") -
         ax.set_xlabel("wall clock per batch (s)")
         ax.set_ylabel(metric)
         ax.grid(True, which="both", alpha=0.25)
-    _legend(fig, axes)
-    fig.suptitle(title or f"{metric} vs wall clock (Pareto front)", y=1.0)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    _finish(fig, axes, path, title or f"{metric} vs wall clock (Pareto front)", plt)
     return path
 
 
