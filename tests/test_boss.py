@@ -83,7 +83,8 @@ def test_bellman_grid_minimises_the_summed_jump_cost_on_the_rf_oracle(gmm_rf, nf
     assert total < sum(float(calib.cost[a, b]) for a, b in zip(uniform[:-1], uniform[1:]))
 
 
-def test_calibration_is_cached_and_not_redone_inside_timed_calls(monkeypatch):
+def test_calibration_is_cached_and_not_redone_inside_timed_calls(monkeypatch, tmp_path):
+    monkeypatch.setenv("RFBENCH_CACHE", str(tmp_path))  # a cold cache, whatever ran before
     calls = []
     real = boss.euler_reference
     monkeypatch.setattr(boss, "euler_reference", lambda *a, **k: calls.append(1) or real(*a, **k))

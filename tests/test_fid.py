@@ -87,7 +87,8 @@ def test_fid_noise_is_independent_of_generation_batch():
     assert not torch.equal(torch.cat(list(fid_noise(model, 4, 10, 10))), full[:10])  # seeds differ
 
 
-def test_reference_statistics_are_computed_once_and_reused(standin):
+def test_reference_statistics_are_computed_once_and_reused(standin, tmp_path, monkeypatch):
+    monkeypatch.setenv("RFBENCH_CACHE", str(tmp_path))  # a cold cache, whatever ran before
     calls = []
 
     def load(options):
