@@ -15,18 +15,27 @@ that loads checkpoints (cifar10).
 Checkpoints are read with weights-only deserialisation; ``--allow-unsafe-load`` accepts files that need
 full unpickling (only for files you trust; a warning is printed once per file).
 
-Errors caused by input (unknown names, bad values, missing files, argparse's own errors) print one line,
-``rfbench: error: ...``, and exit 2; warnings print as ``rfbench: warning: ...``.
+Exit codes: 0 done (or a suite skipped with its one-line reason); 2 bad input (unknown names, bad values,
+missing files, argparse's own errors); 3 the machine failed, not the input or a cell (a full disk, a
+read-only or unusable cache or output folder, out of memory): nothing is recorded for the cell it hit and
+a rerun after the cause is gone resumes; 130 interrupted (Ctrl-C, SIGINT); 143 terminated (SIGTERM).
+Errors print one line, ``rfbench: error: ...``; warnings print as ``rfbench: warning: ...``.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 import warnings
 
-from .errors import InvalidInputError, RFBenchError, SuiteSkipped
+from .errors import InvalidInputError, ResourceError, RFBenchError, SuiteSkipped
+
+EXIT_INPUT, EXIT_RESOURCE, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 3, 130, 143
+MAX_TRAIN_STEPS = 10_000_000  # 25x EDM's CIFAR-10 schedule (200 M images at batch 512 = 390k steps)
+MAX_SEED = 2**63 - 1
 
 
 class _Parser(argparse.ArgumentParser):
@@ -175,8 +184,12 @@ def cmd_train(args) -> int:
     entry = MODELS.get(args.model)
     if args.steps is not None and args.steps < 1:
         raise InvalidInputError(f"--steps must be a positive integer, got {args.steps}")
+    if args.steps is not None and args.steps > MAX_TRAIN_STEPS:
+        raise InvalidInputError(f"--steps must be at most {MAX_TRAIN_STEPS:,}, got {args.steps:,}")
     if args.seed is not None and args.seed < 0:
         raise InvalidInputError(f"--seed must be a non-negative integer, got {args.seed}")
+    if args.seed is not None and args.seed > MAX_SEED:
+        raise InvalidInputError(f"--seed must be below 2**63, got {args.seed}")
     if args.device is not None:
         from .runner.sweep import parse_device
 
@@ -302,26 +315,49 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"rfbench: warning: {message}", file=file or sys.stderr)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is (so finished cells are kept, as for Ctrl-C)."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from .models.checkpoints import allow_unsafe_load
 
+    in_main = threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
     try:
         with warnings.catch_warnings(), allow_unsafe_load(getattr(args, "allow_unsafe_load", False)):
             warnings.showwarning = _show_warning
             _register_checkpoints(args)
             return args.func(args)
+    except ResourceError as exc:
+        print(f"rfbench: error: {exc}", file=sys.stderr)
+        return EXIT_RESOURCE
     except RFBenchError as exc:
         print(f"rfbench: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_INPUT
     except OSError as exc:  # a file rfbench had to read or write (permissions, full disk, ...)
-        where = f" ({exc.filename})" if exc.filename else ""
-        print(f"rfbench: error: {exc.strerror or exc}{where}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("rfbench: interrupted; finished cells are kept and a rerun resumes", file=sys.stderr)
-        return 130
+        from .errors import resource_cause
+
+        print(f"rfbench: error: {resource_cause(exc)}", file=sys.stderr)
+        return EXIT_RESOURCE
+    except MemoryError as exc:
+        from .errors import resource_cause
+
+        print(f"rfbench: error: {resource_cause(exc)}", file=sys.stderr)
+        return EXIT_RESOURCE
+    except KeyboardInterrupt as exc:
+        how = "terminated (SIGTERM)" if isinstance(exc, _Terminated) else "interrupted"
+        print(f"rfbench: {how}; finished cells are kept and a rerun resumes", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(exc, _Terminated) else EXIT_INTERRUPTED
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, before if before is not None else signal.SIG_DFL)
 
 
 if __name__ == "__main__":  # pragma: no cover

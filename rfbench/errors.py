@@ -50,6 +50,33 @@ class MissingResourceError(RFBenchError):
     them at run time). The message names what is missing and how to provide it."""
 
 
+class ResourceError(RFBenchError):
+    """The machine, not the input or the cell: a full disk, a read-only or unusable cache or output folder,
+    out of memory, a file that vanished. Nothing is recorded for the cell it hit (a rerun after the cause
+    is gone computes it); the CLI prints one line naming the cause and exits 3."""
+
+
 class SuiteSkipped(RFBenchError):
     """A suite that cannot run here (no GPU, no checkpoints, no data): the CLI prints the one-line
     reason and exits 0; the pytest plugin skips the suite's tests."""
+
+
+_OOM_TEXT = ("out of memory", "not enough memory", "can't allocate memory", "cannot allocate memory")
+
+
+def resource_cause(exc: BaseException) -> str | None:
+    """One line naming the machine's part in ``exc`` (a full disk, a read-only folder, missing permission,
+    out of memory), or None where the exception is the computation's own. Every ``OSError`` counts: a
+    cell's numbers never depend on a file system call failing."""
+    if isinstance(exc, ResourceError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return f"out of memory ({type(exc).__name__}{': ' + str(exc) if str(exc) else ''})"
+    text = " ".join(str(exc).split())
+    if type(exc).__name__ == "OutOfMemoryError" or (
+            isinstance(exc, RuntimeError) and any(t in text.lower() for t in _OOM_TEXT)):
+        return f"out of memory ({type(exc).__name__}: {text[:160]})"
+    if isinstance(exc, OSError):
+        what = exc.strerror or text or type(exc).__name__
+        return f"{what}: {exc.filename}" if exc.filename else what
+    return None

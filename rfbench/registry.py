@@ -9,7 +9,23 @@ from typing import Generic, TypeVar
 from .errors import InvalidInputError, UnknownNameError
 
 T = TypeVar("T")
+NAME_RULE = "a non-empty string of letters, digits and '_.+-'"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+\-]*$")
+MAX_NAME = 120  # names go into file names (cache files, cell records); keeps them under the 255-byte limit
+
+
+def is_valid_name(name: object) -> bool:
+    """Registry names: start with a letter or digit, then letters, digits and '_.+-' (no separators,
+    no '..' at the start, no spaces), so every file name built from one stays inside its folder."""
+    return isinstance(name, str) and bool(_NAME.match(name)) and len(name) <= MAX_NAME
+
+
+def check_name(name: object, kind: str = "model") -> str:
+    """``name`` if :func:`is_valid_name`, else :class:`InvalidInputError` naming it."""
+    if not is_valid_name(name):
+        raise InvalidInputError(f"{kind} name {name!r} must be {NAME_RULE}"
+                                + (f" (at most {MAX_NAME} characters)" if isinstance(name, str) and len(name) > MAX_NAME else ""))
+    return name
 
 
 class Registry(Generic[T]):
@@ -20,10 +36,7 @@ class Registry(Generic[T]):
         self._entries: dict[str, T] = {}
 
     def register(self, name: str, entry: T, *, replace: bool = False) -> T:
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise InvalidInputError(  # a ValueError too
-                f"{self.kind} name {name!r} must be a non-empty string of letters, digits and '_.+-'"
-            )
+        check_name(name, self.kind)  # an InvalidInputError, a ValueError too
         if name in self._entries and not replace:
             raise InvalidInputError(f"{self.kind} {name!r} is already registered")
         self._entries[name] = entry

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 
 from ..data import DATASETS
 from ..errors import InvalidInputError
+from ..identity import config_hash
 from ..registry import Registry
 from .analytic import AnalyticGMM, AnalyticPFGMPP, analytic_gmm_rf, analytic_gmm_vp, analytic_pfgmpp
 from .base import FlowModel, NFECounter
 from .priors import GaussianPrior, PFGMPPPrior, Prior
 from .rectified_flow import NetworkFlow, RF2DConfig, load_rf_2d
 from .schedules import FLOW, FlowSchedule, Schedule, VPLinearSchedule
-from .trained import FAMILIES, make_recipe, trained_factory
+from .trained import FAMILIES, make_recipe, trained_factory, trained_identity
 from .wrappers import from_velocity
 from .external import register_checkpoint, register_checkpoints_file  # noqa: E402  (needs the registry)
 
@@ -37,6 +38,12 @@ class ModelEntry:
     ``factory(**options)`` builds the model; factories of trained models take ``data`` (a dataset
     name) and ``progress``. ``kind`` is "analytic" (closed-form velocity, no training error),
     "trained" (trained by rfbench and cached) or "external" (a user's checkpoint).
+
+    ``identity(**options)`` (optional, the factory's arguments) returns a cheap stand-in for the built
+    model's :meth:`~rfbench.models.base.FlowModel.fingerprint`: trained models give their recipe hash,
+    external checkpoints their file's sha256, so a rerun that reuses every cell record neither trains nor
+    loads a model to learn what it is. Without one, :func:`model_identity` builds the model and
+    fingerprints it.
     """
 
     name: str
@@ -48,6 +55,7 @@ class ModelEntry:
     default_data: str | None = None
     # trained models also accept datasets registered later (users' images): data_check(name) -> bool
     data_check: Callable[[str], bool] | None = None
+    identity: Callable[..., str] | None = None
 
     def accepts(self, option: str, *, explicit: bool = False) -> bool:
         params = inspect.signature(self.factory).parameters
@@ -82,6 +90,20 @@ def check_model_data(name: str, data: str | None) -> str | None:
     return data
 
 
+def _factory_options(name: str, data: str | None, options: dict) -> dict:
+    entry = MODELS.get(name)
+    data = check_model_data(name, data)
+    options = dict(options)
+    if entry.datasets is not None:
+        options["data"] = data
+    if not entry.accepts("progress", explicit=True):
+        options.pop("progress", None)
+    for key in options:
+        if not entry.accepts(key):
+            raise InvalidInputError(f"model {name!r} does not take option {key!r}")
+    return options
+
+
 def get_model(name: str, *, data: str | None = None, **options) -> FlowModel:
     """Build (or load from cache, or train) the model registered as ``name``.
 
@@ -91,16 +113,20 @@ def get_model(name: str, *, data: str | None = None, **options) -> FlowModel:
             their own distribution and accept only ``None`` or their own dataset.
         **options: passed to the factory (e.g. ``steps=``, ``seed=``, ``progress=``).
     """
+    return MODELS.get(name).factory(**_factory_options(name, data, options))
+
+
+def model_identity(name: str, *, data: str | None = None, build: Callable[[], FlowModel] | None = None,
+                   **options) -> str:
+    """What determines the outputs of ``get_model(name, data=data, **options)``, as a hash: the entry's
+    cheap ``identity`` where it has one, else the built model's fingerprint (``build()`` if given, e.g.
+    a sweep's memoised model, else the factory). Raises :class:`~rfbench.identity.CannotFingerprint`."""
     entry = MODELS.get(name)
-    data = check_model_data(name, data)
-    if entry.datasets is not None:
-        options["data"] = data
-    if not entry.accepts("progress", explicit=True):
-        options.pop("progress", None)
-    for key in options:
-        if not entry.accepts(key):
-            raise InvalidInputError(f"model {name!r} does not take option {key!r}")
-    return entry.factory(**options)
+    opts = _factory_options(name, data, options)
+    if entry.identity is not None:
+        return config_hash({"model": name, "identity": entry.identity(**opts)})
+    model = build() if build is not None else entry.factory(**opts)
+    return model._fingerprint()
 
 
 register_model(ModelEntry("analytic-gmm-rf", analytic_gmm_rf, "analytic", "analytic",
@@ -130,10 +156,10 @@ TRAIN_DATASETS = ("8gaussians", "moons", "checkerboard", "digits")
 for _fam in FAMILIES.values():
     register_model(ModelEntry(_fam.name, trained_factory(_fam.name), _fam.family, "trained", _fam.description,
                               datasets=TRAIN_DATASETS, default_data="8gaussians",
-                              data_check=lambda d: d in DATASETS))
+                              data_check=lambda d: d in DATASETS, identity=trained_identity(_fam.name)))
 
 __all__ = [
     "MODELS", "AnalyticGMM", "AnalyticPFGMPP", "FLOW", "FlowModel", "FlowSchedule", "GaussianPrior",
     "ModelEntry", "NFECounter", "NetworkFlow", "PFGMPPPrior", "Prior", "Schedule", "VPLinearSchedule",
-    "from_velocity", "get_model", "make_recipe", "register_checkpoint", "register_checkpoints_file", "register_model",
+    "from_velocity", "get_model", "make_recipe", "model_identity", "register_checkpoint", "register_checkpoints_file", "register_model",
 ]

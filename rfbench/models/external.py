@@ -28,6 +28,8 @@ preconditioning; ``D``, ``sigma_data``, ``sigma_max``, ``sigma_min`` options).
 from __future__ import annotations
 
 import json
+import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ import torch
 
 from .. import cache
 from ..errors import CheckpointError, InvalidInputError
+from ..identity import sha256_file
 from .base import FlowModel
 from .checkpoints import FORMAT, VERSION, read_checkpoint, validate_checkpoint
 from .families import PARAM_ALIASES, default_model_config, model_from_checkpoint
@@ -77,7 +80,7 @@ def _verify_bytes(path: Path, sha256: str | None) -> str | None:
     write one) where either exists: torch's zip format does not notice flipped bytes inside tensor data."""
     if not path.is_file():
         return None
-    actual = cache.sha256_bytes(path.read_bytes())
+    actual = sha256_file(path)
     side = path.with_name(path.name + ".sha256")
     expected, source = (sha256, "the sha256 given") if sha256 else (
         (side.read_text().strip(), f"its sidecar {side.name}") if side.exists() else (None, None))
@@ -120,12 +123,12 @@ def register_checkpoint(name: str, path: str | Path, *, family: str | None = Non
     references are not reused across a changed file). ``allow_unsafe=True`` accepts a file that needs
     full unpickling (see :func:`~rfbench.models.checkpoints.read_checkpoint`); None: the process default.
     """
+    from ..registry import check_name
     from . import MODELS, ModelEntry, register_model
 
-    from ..registry import _NAME
-
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise InvalidInputError(f"checkpoint name {name!r} must be a non-empty string of letters, digits and '_.+-'")
+    check_name(name, "checkpoint")
+    check_types({"family": family, "net": net, "net_config": net_config, "data_shape": data_shape, "dataset": dataset,
+                 "sha256": sha256, "description": description, **model_options}, f"checkpoint {name!r}")
     if name in MODELS and MODELS.get(name).kind != "external":
         raise InvalidInputError(f"checkpoint name {name!r} is taken by rfbench's {MODELS.get(name).kind} model; "
                                 "choose another name")
@@ -135,10 +138,52 @@ def register_checkpoint(name: str, path: str | Path, *, family: str | None = Non
                   allow_unsafe=allow_unsafe, **model_options)
     model = load_checkpoint_model(name, path, **kwargs)
     param = model.config().get("prediction")
+    described = {k: v for k, v in kwargs.items() if k != "allow_unsafe"}
+
+    def identity() -> str:  # the file's content and how it is read, without loading it
+        file = Path(path).expanduser()
+        return cache.config_hash({"sha256": sha256_file(file) if file.is_file() else None, "options": described})
+
     entry = ModelEntry(name, lambda: load_checkpoint_model(name, path, **kwargs),
                        family=f"external ({type(model).__name__}, {param})", kind="external",
-                       description=description or f"user checkpoint {path}", default_data=dataset)
+                       description=description or f"user checkpoint {path}", default_data=dataset, identity=identity)
     return register_model(entry, replace=replace)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and not (isinstance(v, float) and math.isnan(v))
+
+
+# key -> (test, what is expected); None values mean "not given" and are not checked
+_TYPES: dict[str, tuple[Any, str]] = {
+    "family": (lambda v: isinstance(v, str), "a string (flow, vp-eps, edm, ...)"),
+    "net": (lambda v: isinstance(v, str), "a network class name (MLP, UNet)"),
+    "net_config": (lambda v: isinstance(v, dict), "an object of the network's arguments"),
+    "data_shape": (lambda v: isinstance(v, (list, tuple)) and len(v) > 0
+                   and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in v),
+                   "a list of positive integers, e.g. [2] or [1, 8, 8]"),
+    "dataset": (lambda v: isinstance(v, str), "a dataset name"),
+    "sha256": (lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-fA-F]{64}", v.strip()) is not None,
+               "a string of 64 hex digits"),
+    "description": (lambda v: isinstance(v, str), "a string"),
+    "schedule": (lambda v: isinstance(v, dict), "an object (a schedule's config)"),
+    "t_min": (_is_number, "a number"),
+    "D": (lambda v: _is_number(v) and v > 0, "a positive number (inf for EDM)"),
+    "sigma_data": (lambda v: _is_number(v) and v > 0, "a positive number"),
+    "sigma_max": (lambda v: _is_number(v) and v > 0, "a positive number"),
+    "sigma_min": (lambda v: _is_number(v) and v > 0, "a positive number"),
+}
+
+
+def check_types(values: dict[str, Any], where: str) -> None:
+    """One-line :class:`InvalidInputError` for the first value of the wrong type (JSON lists are
+    typed by hand, so a number where a string belongs must not reach the loader)."""
+    for key, value in values.items():
+        if value is None or key not in _TYPES:
+            continue
+        test, expected = _TYPES[key]
+        if not test(value):
+            raise InvalidInputError(f"{where}: {key!r} must be {expected}, got {value!r}")
 
 
 # keys of an entry of a checkpoint list: register_checkpoint's arguments and the families' model options
@@ -167,6 +212,7 @@ def register_checkpoints_file(path: str | Path, *, replace: bool = False, allow_
         if not isinstance(e["name"], str) or not e["name"].strip() or not isinstance(e["path"], str):
             raise InvalidInputError(f"checkpoint list {path}, entry {i}: 'name' and 'path' must be non-empty strings, "
                                     f"got {e['name']!r} and {e['path']!r}")
+        check_types(e, f"checkpoint list {path}, entry {i}")
         e = dict(e)
         name, file = e.pop("name"), Path(e.pop("path")).expanduser()
         if not file.is_absolute():

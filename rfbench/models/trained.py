@@ -247,7 +247,7 @@ def solve_pairs(model: FlowModel, spec: dict, *, progress: bool = True, device: 
 def load_pairs(recipe: Recipe, *, progress: bool = True, device: str | torch.device = "cpu") -> tuple[dict, bool]:
     """The cached pairs of ``recipe.parent`` under ``recipe.pairs`` (solved and cached on a miss)."""
     key = {"parent": recipe.parent.hash(), "spec": recipe.pairs, "v": PAIRS_VERSION}
-    path = cache.cache_dir("pairs") / f"{recipe.parent.model}-{recipe.data}-{cache.config_hash(key)}.pt"
+    path = cache.cache_file("pairs", f"{recipe.parent.model}-{recipe.data}-{cache.config_hash(key)}.pt")
 
     def build():
         parent = load_trained(recipe.parent, progress=progress, device=device)
@@ -356,7 +356,7 @@ def _load_avg() -> float | None:
 
 
 def checkpoint_path(recipe: Recipe):
-    return cache.cache_dir("checkpoints") / f"{recipe.model}-{recipe.data}-{recipe.hash()}.pt"
+    return cache.cache_file("checkpoints", f"{recipe.model}-{recipe.data}-{recipe.hash()}.pt")
 
 
 def load_trained(recipe: Recipe, *, progress: bool = True, device: str | torch.device = "cpu",
@@ -387,3 +387,14 @@ def trained_factory(name: str):
 
     factory.__name__ = f"train_{name}"
     return factory
+
+
+def trained_identity(name: str):
+    """The registry identity of catalogue model ``name``: its recipe hash, known without training (the
+    checkpoint is cached under it, and training is deterministic under the recipe's seed)."""
+
+    def identity(data: str = "8gaussians", steps: int | None = None, seed: int = 0, device: str = "cpu",
+                 progress: bool = True, net_config: dict | None = None) -> str:
+        return make_recipe(name, data, steps=steps, seed=seed, net_config=net_config).hash()
+
+    return identity

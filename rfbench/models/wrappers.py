@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from torch import nn
 
 from ..errors import InvalidInputError
+from ..identity import function_digest
 from .base import FlowModel
 from .priors import GaussianPrior, Prior
 from .schedules import FLOW, Schedule
@@ -32,7 +34,12 @@ class VelocityFunctionModel(FlowModel):
         return self.fn(x, t)
 
     def config(self):
-        return {**super().config(), "convention": self.convention, "fn": getattr(self.fn, "__qualname__", repr(self.fn))}
+        return {**super().config(), "convention": self.convention, "fn": getattr(self.fn, "__qualname__", type(self.fn).__name__)}
+
+    def identity_extra(self):
+        # an nn.Module fn is a submodule, covered by the fingerprint's walk; a function by its code,
+        # defaults, closure and globals (CannotFingerprint where one of them is opaque)
+        return None if isinstance(self.fn, nn.Module) else function_digest(self.fn)
 
 
 def from_velocity(
@@ -59,6 +66,13 @@ def from_velocity(
         schedule: path of the field; the linear flow path (alpha = 1 - t, sigma = t in rfbench
             time) by default, which is what a rectified-flow velocity implies. Pass ``None`` for a
             field that is not a linear-interpolation flow; DPM-Solver then refuses it.
+        name: the model's name in tables and cache file names: letters, digits and '_.+-'.
+
+    Caches (reference solutions, BOSS calibrations, FlowTurbo refiners, cell records) are keyed by the
+    model's :meth:`~rfbench.models.base.FlowModel.fingerprint`: for a function, its code, defaults,
+    closure and the globals it reads (tensors and networks by their values); for an ``nn.Module``, its
+    weights. A function holding something that cannot be hashed (say, a library object with hidden
+    state) is computed every time and never cached (``not cached: <reason>`` in a sweep's notes).
 
     Example:
         >>> model = rfbench.models.from_velocity(lambda x, t: -x, data_shape=(2,))

@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import platform
 import subprocess
 from pathlib import Path
 
 import torch
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
-
-
-@functools.lru_cache(maxsize=1)
-def code_hash() -> str:
-    """sha256 (16 hex) over rfbench's own source files: changes whenever the code does, commit or not."""
-    h = hashlib.sha256()
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
-        h.update(str(path.relative_to(PACKAGE_DIR)).encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:16]
+from ..identity import PACKAGE_DIR, code_hash  # noqa: F401  (code_hash: re-exported)
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,54 +1,105 @@
 """Cell records: one JSON file per finished cell, written atomically as soon as the cell ends.
 
-A record carries the cell's configuration hash and the code hash; a rerun skips a cell only if a
-record with the same hashes exists, so changed settings or code are recomputed, never mixed in.
+A record carries the cell's configuration hash (everything its numbers depend on, the model's and the
+sampler's identity included), the code hash and a sha256 over its own canonical JSON. A rerun reuses a
+cell only if a record with the same hashes exists and its checksum holds, so changed settings, code,
+weights or an edited record are recomputed, never mixed in. A record that cannot be read (bad bytes,
+bad JSON, a checksum that does not match) is reported by name, moved aside to
+``<file>.corrupt-<time>`` and recomputed. A record saved without a configuration hash (a cell whose
+model or sampler cannot be fingerprinted) is kept for the table but never reused.
+
+File names are ``<cell id>-<12 hex of sha256(cell id)>.json``: readable, and distinct for distinct cells
+even where ids collide once joined (model ``x-edm`` with ``heun`` and model ``x`` with ``edm-heun``);
+the id itself is inside the record and checked.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from pathlib import Path
 
-from ..cache import atomic_write_text, config_hash
+from ..cache import atomic_write_text, clean_stale_temps, quarantine
+from ..errors import ResourceError
+from ..identity import config_hash
+
+FORMAT = 2  # records of format 1 (no checksum, names without a hash) are recomputed, never trusted
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.+@=\-]")
 
 
 class CellStore:
     def __init__(self, out_dir: str | Path):
         self.dir = Path(out_dir) / "cells"
-        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ResourceError(f"output folder {self.dir} cannot be created ({exc.strerror or exc})") from None
+        clean_stale_temps(self.dir)
 
     def path(self, cell_id: str) -> Path:
-        return self.dir / f"{cell_id}.json"
+        readable = _UNSAFE.sub("_", cell_id)[:150]
+        return self.dir / f"{readable}-{hashlib.sha256(cell_id.encode()).hexdigest()[:12]}.json"
 
-    def load(self, cell_id: str) -> dict | None:
-        path = self.path(cell_id)
-        if not path.exists():
+    def _read(self, path: Path) -> dict | None:
+        """The verified record in ``path``, or None (absent, of the old format, or bad: bad ones are
+        reported and moved aside)."""
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
             return None
         try:
-            rec = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            return None  # unreadable: recomputed (atomic writes make this rare)
-        return rec if isinstance(rec, dict) and "row" in rec else None
+            rec = json.loads(raw.decode("utf-8"))
+            if not isinstance(rec, dict):
+                raise ValueError(f"holds a JSON {type(rec).__name__}, not a record")
+        except (UnicodeDecodeError, ValueError) as exc:
+            quarantine(path, f"cell record {path} is unreadable ({type(exc).__name__}: {str(exc)[:120]})",
+                       then="recomputing the cell")
+            return None
+        if rec.get("format") != FORMAT:
+            return None  # an old record: recomputed and overwritten, not reported
+        stored = rec.pop("sha256", None)
+        if stored != _checksum(rec) or not isinstance(rec.get("row"), dict):
+            quarantine(path, f"cell record {path} does not match its checksum (edited or corrupted)",
+                       then="recomputing the cell")
+            return None
+        return rec
 
-    def fresh(self, cell_id: str, cfg_hash: str, code: str) -> dict | None:
+    def load(self, cell_id: str) -> dict | None:
+        rec = self._read(self.path(cell_id))
+        return rec if rec is not None and rec.get("cell") == cell_id else None
+
+    def fresh(self, cell_id: str, cfg_hash: str | None, code: str) -> dict | None:
         """The stored record if it was made with the same configuration and code, else None."""
+        if cfg_hash is None:
+            return None
         rec = self.load(cell_id)
         if rec and rec.get("config_hash") == cfg_hash and rec.get("code_hash") == code:
             return rec
         return None
 
-    def save(self, cell_id: str, cfg_hash: str, code: str, row: dict) -> None:
-        rec = {"cell": cell_id, "config_hash": cfg_hash, "code_hash": code, "row": row}
-        atomic_write_text(self.path(cell_id), json.dumps(rec, indent=1, default=_jsonable))
+    def save(self, cell_id: str, cfg_hash: str | None, code: str, row: dict) -> None:
+        body = json.loads(json.dumps({"format": FORMAT, "cell": cell_id, "config_hash": cfg_hash, "code_hash": code,
+                                      "row": row}, default=_jsonable))  # as it will be read back
+        body["sha256"] = _checksum(body)
+        atomic_write_text(self.path(cell_id), json.dumps(body, indent=1))
+        legacy = self.dir / f"{cell_id}.json"  # format 1's name for this cell
+        if legacy.name != self.path(cell_id).name and legacy.is_file():
+            legacy.unlink()
 
     def rows(self, cell_ids: list[str] | None = None) -> list[dict]:
-        ids = cell_ids if cell_ids is not None else sorted(p.stem for p in self.dir.glob("*.json"))
-        out = []
-        for cid in ids:
-            rec = self.load(cid)
-            if rec is not None:
-                out.append(rec["row"])
-        return out
+        """Rows of the verified records (of ``cell_ids``, or all of them, ordered by cell id)."""
+        if cell_ids is not None:
+            recs = [self.load(cid) for cid in cell_ids]
+        else:
+            recs = [self._read(p) for p in sorted(self.dir.glob("*.json"))]
+            recs = sorted((r for r in recs if r is not None), key=lambda r: str(r.get("cell")))
+        return [r["row"] for r in recs if r is not None]
+
+
+def _checksum(body: dict) -> str:
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _jsonable(obj):
@@ -59,3 +110,4 @@ def _jsonable(obj):
 
 def cell_config_hash(cell_dict: dict, settings: dict, device: str, dtype: str) -> str:
     return config_hash({"cell": cell_dict, "settings": settings, "device": device, "dtype": dtype})
+

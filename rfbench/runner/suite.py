@@ -9,6 +9,8 @@ from typing import Any
 
 from ..errors import InvalidInputError
 
+MAX_SEED = 2**63 - 1  # seeds fit a signed 64-bit integer (torch's and numpy's generators take them)
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -100,9 +102,14 @@ class Suite:
                 raise InvalidInputError(f"suite {self.name!r} has no option {unknown[0]!r}; valid options: {valid}")
             suite.options = {**base_options, **{k: _cast_option(k, v, base_options[k]) for k, v in options.items()}}
         if nfe is not None:
+            from ..samplers.registry import MAX_NFE
+
             bad = [v for v in nfe if isinstance(v, bool) or not isinstance(v, int) or v < 1]
             if bad or not nfe:
                 raise InvalidInputError(f"--nfe must be a list of positive integers, got {nfe}")
+            if max(nfe) > MAX_NFE:
+                raise InvalidInputError(f"--nfe {max(nfe):,} is above rfbench's ceiling of {MAX_NFE:,} evaluations per "
+                                        "cell (a typo? see README, NFE accounting)")
             suite.nfe = sorted(set(nfe))
         if models is not None:
             specs = [ModelSpec.parse(m) for m in models]
@@ -127,6 +134,8 @@ class Suite:
         if seeds is not None:
             if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
                 raise InvalidInputError(f"--seeds must be non-negative integers, got {seeds}")
+            if max(seeds) > MAX_SEED:
+                raise InvalidInputError(f"--seeds must be below 2**63 (= {MAX_SEED + 1}), got {max(seeds)}")
             suite.seeds = list(dict.fromkeys(seeds))
         if n_samples is not None:
             if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 2:

@@ -17,12 +17,13 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import cache
-from ..errors import InvalidInputError, NotApplicableError, RFBenchError
+from ..errors import InvalidInputError, NotApplicableError, ResourceError, RFBenchError, resource_cause
+from ..identity import CannotFingerprint, canonical, function_digest
 from ..metrics import midpoint_times, ref_rmse, sliced_w2, straightness_from_trajectory, time_callable, w2
 from ..metrics.distribution import MIN_POINTS_W2
-from ..models import get_model
+from ..models import get_model, model_identity
 from ..models.base import FlowModel
-from ..samplers import get_sampler, reference_solution, sample
+from ..samplers import GRIDS, get_sampler, reference_solution, sample
 from ..samplers.adaptive import model_in_dtype
 from .environment import code_hash, environment
 from .hooks import ARTIFACTS, CELL_METRICS, add_note
@@ -70,6 +71,7 @@ class SweepContext:
         self.dtype = dtype
         self.progress = progress
         self._models: dict[ModelSpec, FlowModel] = {}
+        self._identities: dict[Any, tuple[str | None, str | None]] = {}
         self._refs: dict[tuple[ModelSpec, int], dict] = {}
         self._data: dict[ModelSpec, tuple[torch.Tensor, torch.Tensor] | None] = {}
         self._floor: dict[ModelSpec, float | None] = {}
@@ -80,6 +82,26 @@ class SweepContext:
             model = get_model(spec.name, data=spec.data, progress=self.progress, **dict(spec.options))
             self._models[spec] = model.to(device=self.device, dtype=self.dtype).eval()
         return self._models[spec]
+
+    def identity(self, key: Any, compute) -> tuple[str | None, str | None]:
+        """``(hash, None)`` or ``(None, reason)``: ``compute()`` memoised per process under ``key`` (a
+        model, sampler, grid or hook is identified once per sweep; it must not change while one runs)."""
+        if key not in self._identities:
+            try:
+                self._identities[key] = (compute(), None)
+            except CannotFingerprint as exc:
+                self._identities[key] = (None, str(exc))
+        return self._identities[key]
+
+    def model_identity(self, spec: ModelSpec) -> tuple[str | None, str | None]:
+        def compute() -> str:
+            try:
+                return model_identity(spec.name, data=spec.data, build=lambda: self.model(spec),
+                                      progress=self.progress, **dict(spec.options))
+            except CannotFingerprint as exc:
+                raise CannotFingerprint(f"model {spec.label}: {exc}") from None
+
+        return self.identity(("model", spec), compute)
 
     def noise(self, spec: ModelSpec, seed: int) -> torch.Tensor:
         """The suite's prior noise for ``seed``: float64 on the CPU (identical on every device)."""
@@ -93,9 +115,6 @@ class SweepContext:
             model = self.model(spec)
             ref_dtype = getattr(torch, self.suite.reference_dtype)
             tol = self.suite.reference_tol
-            cfg = {"model": model.config(), "seed": seed, "n": self.suite.n_samples, "rtol": tol, "atol": tol,
-                   "dtype": str(ref_dtype), "k": 64, "v": REFERENCE_VERSION}
-            path = cache.cache_dir("references") / f"{model.name}-{cache.config_hash(cfg)}.pt"
 
             def build() -> dict:
                 noise = self.noise(spec, seed).to(self.device)
@@ -106,7 +125,15 @@ class SweepContext:
                 return {"x_end": sol.x_end.cpu(), "nfe": sol.nfe, "seconds": sol.seconds, "straightness": s,
                         "rtol": sol.rtol}
 
-            self._refs[key], _ = cache.cached(path, build)
+            # keyed by the model's content (weights, a function's code and closure), not its name
+            fingerprint = model.fingerprint()
+            if fingerprint is None:  # not identifiable: solved in this process only, never shared on disk
+                self._refs[key] = {**build(), "not_cached": model.cannot_fingerprint()}
+            else:
+                cfg = {"model": fingerprint, "seed": seed, "n": self.suite.n_samples, "rtol": tol, "atol": tol,
+                       "dtype": str(ref_dtype), "k": 64, "v": REFERENCE_VERSION}
+                path = cache.cache_file("references", f"{model.name}-{cache.config_hash(cfg)}.pt")
+                self._refs[key], _ = cache.cached(path, build)
         return self._refs[key]
 
     # -- held-out data for distribution distances --------------------------------------------------
@@ -170,6 +197,8 @@ def run_cell(ctx: SweepContext, cell: Cell) -> dict[str, Any]:
         if "ref_rmse" in metrics or "straightness" in metrics:
             ref = ctx.reference(cell.model, cell.seed)
             row.update(ref_nfe=ref["nfe"], ref_rtol=ref["rtol"], ref_dtype=suite.reference_dtype)
+            if ref.get("not_cached"):
+                add_note(row, f"not cached: {ref['not_cached']}")
             if "ref_rmse" in metrics:
                 row["ref_rmse"] = ref_rmse(x, ref["x_end"])
             if "straightness" in metrics:
@@ -199,49 +228,118 @@ def run_cell(ctx: SweepContext, cell: Cell) -> dict[str, Any]:
                                                                   f"{t['method']}")
     except NotApplicableError as exc:
         row.update(status="not-applicable", reason=str(exc))
+    except ResourceError:
+        raise
     except RFBenchError as exc:
         row.update(status="failed", reason=str(exc))
     except Exception as exc:  # noqa: BLE001 - a broken cell must not cost the others
+        cause = resource_cause(exc)
+        if cause is not None:  # the machine's failure, not the cell's: never recorded as the cell's result
+            raise ResourceError(cause) from exc
         tb = traceback.extract_tb(exc.__traceback__)[-1]
         row.update(status="failed", reason=f"{type(exc).__name__}: {exc} (at {Path(tb.filename).name}:{tb.lineno})")
     return row
 
 
-def cell_hash(cell: Cell, ctx: SweepContext) -> str:
-    cell_dict = {"suite": cell.suite, "model": cell.model.as_dict(), "sampler": cell.sampler, "nfe": cell.nfe,
-                 "seed": cell.seed}
-    return cell_config_hash(cell_dict, ctx.suite.settings(), str(ctx.device), str(ctx.dtype))
+def _code_identity(fn: Any) -> str:
+    """rfbench's own functions by name (the record's code hash covers them), users' by their code."""
+    module = getattr(fn, "__module__", "") or ""
+    return f"rfbench:{module}.{getattr(fn, '__qualname__', '')}" if module.split(".")[0] == "rfbench" \
+        else function_digest(fn)
+
+
+def cell_hash(cell: Cell, ctx: SweepContext) -> tuple[str | None, str | None]:
+    """``(hash, None)`` of everything the cell's numbers depend on (the cell, the model's and sampler's
+    identity, the user code it runs: grids and metric hooks, the suite's settings, device, dtype), or
+    ``(None, reason)`` where some part cannot be fingerprinted: such a cell is never reused."""
+    model_id, why = ctx.model_identity(cell.model)
+    if why:
+        return None, why
+    spec = get_sampler(cell.sampler)
+    sampler_id, why = ctx.identity(("sampler", cell.sampler, id(spec)), spec.identity)
+    if why:
+        return None, f"sampler {cell.sampler!r}: {why}"
+    options = ctx.suite.sampler_options.get(cell.sampler, {})
+    code = {}
+    grids = {g for g in (options.get("grid"), spec.default_grid) if isinstance(g, str) and g in GRIDS}
+    hooks = [("grid", g, GRIDS.get(g)) for g in sorted(grids)]
+    hooks += [("metric", m, CELL_METRICS.get(m)) for m in ctx.suite.metrics if m not in BUILTIN_METRICS and m in CELL_METRICS]
+    hooks += [("artifact", a, ARTIFACTS.get(a)) for a in ctx.suite.artifacts if a in ARTIFACTS]
+    for kind, name, fn in hooks:
+        code[f"{kind}:{name}"], why = ctx.identity((kind, name, id(fn)), lambda fn=fn: _code_identity(fn))
+        if why:
+            return None, f"{kind} {name!r}: {why}"
+    try:
+        settings = canonical(ctx.suite.settings())
+        cell_dict = {"suite": cell.suite, "model": canonical(cell.model.as_dict()), "sampler": cell.sampler,
+                     "nfe": cell.nfe, "seed": cell.seed, "model_identity": model_id, "sampler_identity": sampler_id,
+                     "code": code}
+    except CannotFingerprint as exc:
+        return None, f"suite settings: {exc}"
+    return cell_config_hash(cell_dict, settings, str(ctx.device), str(ctx.dtype)), None
 
 
 def execute_cell(ctx: SweepContext, store: CellStore, cell: Cell, *, force: bool = False) -> tuple[dict, bool]:
-    """Run ``cell`` unless a fresh record exists; persist the row; return (row, was_computed)."""
-    h, code = cell_hash(cell, ctx), code_hash()
-    if not force:
+    """Run ``cell`` unless a fresh record exists; persist the row; return (row, was_computed).
+
+    Raises :class:`~rfbench.errors.ResourceError` (nothing recorded) when the machine, not the cell,
+    failed: a full disk, an unusable folder, out of memory."""
+    try:
+        h, why = cell_hash(cell, ctx)
+    except (ResourceError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - building the model failed: run_cell records why
+        cause = resource_cause(exc)
+        if cause is not None:
+            raise ResourceError(_stopped(cell, cause)) from exc
+        h, why = None, None
+    code = code_hash()
+    if not force and h is not None:
         rec = store.fresh(cell.id, h, code)
         if rec is not None:
             return rec["row"], False
     start = time.perf_counter()
-    row = run_cell(ctx, cell)
+    try:
+        row = run_cell(ctx, cell)
+    except ResourceError as exc:
+        raise ResourceError(_stopped(cell, str(exc))) from exc
+    if why:
+        add_note(row, f"not cached: {why}")
     row["cell_seconds"] = time.perf_counter() - start
-    store.save(cell.id, h, code, row)
+    try:
+        store.save(cell.id, h, code, row)
+    except OSError as exc:
+        raise ResourceError(_stopped(cell, resource_cause(exc))) from exc
     return row, True
+
+
+def _stopped(cell: Cell, cause: str) -> str:
+    return (f"{cause} (while running cell {cell.id}: the machine's failure, not the cell's, so nothing was recorded "
+            "for it; finished cells are kept and a rerun resumes)")
 
 
 def sweep(suite: Suite, out_dir: str | Path, *, device: str = "cpu", force: bool = False,
           progress: bool = True) -> tuple[list[dict], dict]:
-    """Run every cell of a configured suite; returns (rows in cell order, summary counts)."""
+    """Run every cell of a configured suite; returns (rows in cell order, summary counts).
+
+    The cache and output folders are tested once before the first cell. A
+    :class:`~rfbench.errors.ResourceError` (full disk, out of memory, ...) stops the sweep: the cells
+    finished so far keep their records, the one it hit gets none."""
+    cache.check_usable()
     ctx = SweepContext(suite, device=device, progress=progress, out_dir=out_dir)
     store = CellStore(out_dir)
     cells = suite.cells()
     rows, computed, failed = [], 0, 0
     bar = tqdm(cells, desc=f"{suite.name}", unit="cell", disable=None if progress else True)
-    for cell in bar:
-        bar.set_postfix_str(cell.id[-48:], refresh=False)
-        row, ran = execute_cell(ctx, store, cell, force=force)
-        computed += ran
-        failed += row["status"] == "failed"
-        rows.append(row)
-    bar.close()
+    try:
+        for cell in bar:
+            bar.set_postfix_str(cell.id[-48:], refresh=False)
+            row, ran = execute_cell(ctx, store, cell, force=force)
+            computed += ran
+            failed += row["status"] == "failed"
+            rows.append(row)
+    finally:
+        bar.close()
     return rows, {"cells": len(cells), "computed": computed, "reused": len(cells) - computed, "failed": failed}
 
 

@@ -186,7 +186,7 @@ def calibrate(model: FlowModel, *, K: int = 100, M: int = 100, calib_seed: int =
     if fingerprint is None:  # a model we cannot identify by content: compute, never share on disk
         out, hit = build(), False
     else:
-        path = cache.cache_dir("boss") / f"{model.name}-{cache.config_hash({'model': fingerprint, **cfg})}.pt"
+        path = cache.cache_file("boss", f"{model.name}-{cache.config_hash({'model': fingerprint, **cfg})}.pt")
         out, hit = cache.cached(path, build)
     memo[key] = Calibration(out["ts"], out["cost"], float(out["seconds"]), hit, cfg)
     return memo[key]
@@ -280,8 +280,10 @@ def redress(base: FlowModel, cfg: RedressConfig | None = None, *, progress: bool
     nodes, _ = calib.solve(cfg.nfe)
     grid = calib.ts[nodes]
     fingerprint = model_fingerprint(base)
+    if fingerprint is None:
+        raise NotApplicableError(f"BOSS's fine-tune is cached by the base model's content; {base.cannot_fingerprint()}")
     key = cache.config_hash({"base": fingerprint, **asdict(cfg)})
-    path = cache.cache_dir("checkpoints") / f"{base.name}+boss-N{cfg.nfe}-{key}.pt"
+    path = cache.cache_file("checkpoints", f"{base.name}+boss-N{cfg.nfe}-{key}.pt")
 
     def build() -> dict:
         device = model_device(base)
@@ -342,13 +344,23 @@ def _rf_boss_factory(data: str = "8gaussians", nfe: int = 4, steps: int | None =
     return redress(base, RedressConfig(nfe=int(nfe), **({"steps": int(steps)} if steps else {})), progress=progress)
 
 
+def _rf_boss_identity(data: str = "8gaussians", nfe: int = 4, steps: int | None = None, seed: int = 0,
+                      progress: bool = True) -> str:
+    """1-rf+boss without training it: the base's recipe hash and the fine-tune's settings."""
+    from ..models.rectified_flow import RF2DConfig
+
+    cfg = RedressConfig(nfe=int(nfe), **({"steps": int(steps)} if steps else {}))
+    return cache.config_hash({"base": RF2DConfig(data=data, seed=seed).hash(), "redress": asdict(cfg),
+                              "calibration": [CALIB_SEED, BOSS_CODE_VERSION]})
+
+
 def _register_models() -> None:
     from ..models import ModelEntry, register_model
 
     register_model(ModelEntry(
         "1-rf+boss", _rf_boss_factory, "rectified-flow", "trained",
         "1-rf fine-tuned by BOSS stage 2 for N Euler steps on its Bellman grid (option nfe, default 4; cached)",
-        datasets=("8gaussians", "moons", "checkerboard"), default_data="8gaussians"))
+        datasets=("8gaussians", "moons", "checkerboard"), default_data="8gaussians", identity=_rf_boss_identity))
 
 
 _register_models()

@@ -9,13 +9,10 @@ runner's timed repeats) pay nothing for it and ``wall_clock_s`` stays sampling t
 
 from __future__ import annotations
 
-import hashlib
 import weakref
 
 import torch
-from torch import nn
 
-from .. import cache
 from ..models.base import FlowModel
 
 _MEMO: weakref.WeakKeyDictionary[FlowModel, dict] = weakref.WeakKeyDictionary()
@@ -29,19 +26,8 @@ def memo_for(model: FlowModel) -> dict:
 
 
 def model_fingerprint(model: FlowModel) -> str | None:
-    """A hash of the model's config and of every parameter and buffer value, or None where that
-    does not identify the model (a ``from_velocity`` wrapper of a plain function: its config holds
-    only the function's name). None means "do not use the disk cache"."""
-    from ..models.wrappers import VelocityFunctionModel
-
-    if isinstance(model, VelocityFunctionModel) and not isinstance(model.fn, nn.Module):
-        return None
-    h = hashlib.sha256(cache.config_hash(model.config(), length=64).encode())
-    for name, value in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(str(value.dtype).encode() + str(tuple(value.shape)).encode())
-        h.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()[:16]
+    """The model's :meth:`~rfbench.models.base.FlowModel.fingerprint` (None: do not use the disk cache)."""
+    return model.fingerprint()
 
 
 def model_device(model: FlowModel) -> torch.device:

@@ -366,7 +366,7 @@ def load_refiner(model: FlowModel, cfg: RefinerConfig | None = None, *, progress
         path = "<not cached>"
     else:
         file_key = cache.config_hash({"model": fingerprint, **asdict(cfg)})
-        path = cache.cache_dir("refiners") / f"{model.name}-{file_key}.pt"
+        path = cache.cache_file("refiners", f"{model.name}-{file_key}.pt")
         ckpt, hit = cache.cached(path, lambda: train_refiner(model, cfg, progress=progress), refresh=refresh)
         validate_checkpoint(ckpt, path, expect_model="flowturbo-refiner")
     nc = ckpt["net_config"]

@@ -7,8 +7,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidInputError
+from ..identity import canonical, config_hash, function_digest
 from ..models.base import FlowModel
 from ..registry import Registry
+
+# The most evaluations one cell may ask for. The largest count among the published numbers rfbench
+# compares with is 2,000 (results/published.csv) and convergence-order fits need a few hundred; 10,000
+# is 5x the former, and at 1 ms per evaluation a 10,000-NFE cell already takes 10 s of network calls
+# (a CIFAR U-Net batch of 1,000 on a GPU: tens of minutes). A larger request is almost always a typo
+# (an extra zero), which would otherwise run until killed.
+MAX_NFE = 10_000
 
 
 @dataclass
@@ -76,7 +84,22 @@ class SamplerSpec:
             raise InvalidInputError(f"nfe for sampler {self.name!r} must be a positive integer, got {nfe!r}")
         if nfe < 1:
             raise InvalidInputError(f"nfe for sampler {self.name!r} must be >= 1, got {nfe}")
+        if nfe > MAX_NFE:
+            raise InvalidInputError(f"nfe for sampler {self.name!r} must be at most {MAX_NFE:,}, got {nfe:,} "
+                                    "(rfbench.samplers.registry.MAX_NFE)")
         return self.plan(nfe, model, options)
+
+    def identity(self) -> str:
+        """What the sampler computes, as a hash: rfbench's own update rules and plans by name (the code
+        hash of every cell record covers their code), a user's by their code, closures and globals
+        (:func:`~rfbench.identity.function_digest`). Raises :class:`~rfbench.identity.CannotFingerprint`."""
+        parts = {}
+        for what, fn in (("fn", self.fn), ("plan", self.plan)):
+            module = getattr(fn, "__module__", "") or ""
+            parts[what] = f"rfbench:{module}.{getattr(fn, '__qualname__', '')}" if module.split(".")[0] == "rfbench" \
+                else function_digest(fn)
+        return config_hash({**parts, "order": self.order, "needs": self.needs, "adaptive": self.adaptive,
+                            "default_grid": self.default_grid, "options": canonical(self.options)})
 
 
 SAMPLERS: Registry[SamplerSpec] = Registry("sampler")

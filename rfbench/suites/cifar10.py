@@ -19,7 +19,8 @@ $RFBENCH_CIFAR10_ROOT; the python version: ``ROOT/cifar-10-batches-py/data_batch
 ``allow_missing`` (run without FID or its data instead of skipping). ``--smoke`` sets
 ``standin_model`` (a tiny random U-Net saved as a diffusers folder, stand-in reference images, no
 GPU needed) and ``standin`` (random Inception and AlexNet weights: fd_unverified and
-lpips_unverified, never fid / lpips).
+lpips_unverified, never fid / lpips); with it, ``--set fid_weights/lpips_weights/fid_ref`` are refused
+(they would be replaced by the stand-ins).
 
 Without a GPU, checkpoints, the CIFAR-10 data or the Inception weights the suite is skipped with
 one line naming what is missing (exit status 0).
