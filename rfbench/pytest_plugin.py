@@ -9,6 +9,9 @@ and plots to ``--rfbench-out`` when the session ends.
 Options: --rfbench-out DIR, --rfbench-device cpu|cuda, --rfbench-nfe 2,4,8, --rfbench-quick,
 --rfbench-models, --rfbench-samplers, --rfbench-seeds, --rfbench-force, --rfbench-smoke,
 --rfbench-set KEY=VALUE (repeatable). A suite that cannot run here (SuiteSkipped) is one skipped test.
+A bad option value is a usage error naming the option (pytest exits 4); a failure of the machine during a
+cell (full disk, unusable cache, out of memory) stops the session with exit status 3 and records nothing
+for that cell, as ``rfbench run`` does.
 
 This module is loaded in every pytest session of an environment where rfbench is installed, so
 it imports nothing heavy until a suite file is collected.
@@ -16,6 +19,7 @@ it imports nothing heavy until a suite file is collected.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -42,13 +46,22 @@ def pytest_configure(config):
     config.stash[_STATE] = {}
 
 
-def _split(text, cast=str):
+def _split(text, option: str, cast=str):
     if text is None:
         return None
     try:
-        return [cast(v) for v in text.split(",") if v.strip()]
+        return [cast(v.strip()) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise pytest.UsageError(f"could not parse {text!r} as a comma-separated list") from None
+        what = "integers" if cast is int else "values"
+        raise pytest.UsageError(f"rfbench: {option} expects a comma-separated list of {what}, got {text!r}") from None
+
+
+# the CLI's flag names in rfbench's messages, as this plugin spells them
+_FLAGS = re.compile(r"(?<![\w-])--(nfe|seeds|models|samplers|device|set|out|smoke|quick|n-samples|checkpoint)\b")
+
+
+def _usage(text: str) -> pytest.UsageError:
+    return pytest.UsageError("rfbench: " + _FLAGS.sub(r"--rfbench-\1", text))
 
 
 def _suite_state(config, name: str) -> dict:
@@ -63,26 +76,36 @@ def _suite_state(config, name: str) -> dict:
         if bad:  # never drop a setting silently
             raise pytest.UsageError(f"rfbench: --rfbench-set expects KEY=VALUE, got {bad[0]!r}")
         try:
-            options = dict(kv.split("=", 1) for kv in config.getoption("rfbench_set") or [])
+            from rfbench.cli import _out_folder
+
+            options = {k.strip(): v for k, v in (kv.split("=", 1) for kv in config.getoption("rfbench_set") or [])}
             suite = get_suite(name).configure(
                 quick=config.getoption("rfbench_quick"),
                 smoke=config.getoption("rfbench_smoke"),
-                nfe=_split(config.getoption("rfbench_nfe"), int),
-                models=_split(config.getoption("rfbench_models")),
-                samplers=_split(config.getoption("rfbench_samplers")),
-                seeds=_split(config.getoption("rfbench_seeds"), int),
+                nfe=_split(config.getoption("rfbench_nfe"), "--rfbench-nfe", int),
+                models=_split(config.getoption("rfbench_models"), "--rfbench-models"),
+                samplers=_split(config.getoption("rfbench_samplers"), "--rfbench-samplers"),
+                seeds=_split(config.getoption("rfbench_seeds"), "--rfbench-seeds", int),
                 options=options or None,
             )
             device = config.getoption("rfbench_device") or suite.default_device
+            out = _out_folder(config.getoption("rfbench_out") or Path("rfbench-out") / name, "--rfbench-out")
             suite = suite.prepared(device)
-            out = Path(config.getoption("rfbench_out") or Path("rfbench-out") / name)
             ctx = SweepContext(suite, device=device, progress=False, out_dir=out)
+            from rfbench import cache
+
+            cache.check_usable()
+            store = CellStore(out)
         except SuiteSkipped as exc:
             state[name] = {"skipped": str(exc), "rows": {}}
             return state[name]
         except RFBenchError as exc:
-            raise pytest.UsageError(f"rfbench: {exc}") from None
-        state[name] = {"suite": suite, "ctx": ctx, "store": CellStore(out), "out": out, "rows": {}, "ran": 0}
+            raise _usage(str(exc)) from None
+        except OSError as exc:
+            from rfbench.errors import resource_cause
+
+            raise _usage(resource_cause(exc)) from None
+        state[name] = {"suite": suite, "ctx": ctx, "store": store, "out": out, "rows": {}, "ran": 0}
     return state[name]
 
 
@@ -108,9 +131,13 @@ class CellHandle:
         self.state, self.cell, self.force = state, cell, force
 
     def run(self) -> dict:
+        from rfbench.errors import ResourceError
         from rfbench.runner import execute_cell
 
-        row, ran = execute_cell(self.state["ctx"], self.state["store"], self.cell, force=self.force)
+        try:
+            row, ran = execute_cell(self.state["ctx"], self.state["store"], self.cell, force=self.force)
+        except ResourceError as exc:  # the machine failed, not the cell: stop the session (exit status 3)
+            pytest.exit(f"rfbench: {exc}", returncode=3)
         self.state["rows"][self.cell.id] = row
         self.state["ran"] += ran
         return row

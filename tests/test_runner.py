@@ -78,8 +78,8 @@ def test_nonfinite_cell_fails_with_reason_and_sweep_goes_on(tmp_path):
 
 def test_cell_records_are_json_with_hashes(small_run):
     out, _ = small_run
-    rec = json.loads(next((out / "cells").glob("analytic-gmm-rf-heun-nfe2-seed0.json")).read_text())
-    assert {"cell", "config_hash", "code_hash", "row"} <= set(rec)
+    rec = json.loads(next((out / "cells").glob("analytic-gmm-rf-heun-nfe2-seed0-*.json")).read_text())
+    assert {"cell", "config_hash", "code_hash", "row", "sha256"} <= set(rec)
 
 
 @pytest.mark.parametrize("argv,message", [

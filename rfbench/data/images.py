@@ -124,7 +124,11 @@ def load_npz(path: str | Path, *, key: str | None = None, channels_last: bool | 
                 raise InvalidInputError(f"npz file {file} holds arrays {names}; pass key= to choose one")
         if key not in names:
             raise InvalidInputError(f"npz file {file} has no array {key!r}; it holds {names}")
-        arr = archive[key]
+        try:
+            arr = archive[key]
+        except ValueError as exc:  # an object array: reading it would need pickle, which can run code
+            raise InvalidInputError(f"npz file {file} (array {key!r}) could not be read ({exc}); expected a numeric "
+                                    "image array (uint8 or float)") from None
     src = f"npz file {file} (array {key!r})"
     if arr.ndim == 3:
         arr = arr[:, None]

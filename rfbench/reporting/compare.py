@@ -24,7 +24,10 @@ from ..errors import InvalidInputError
 from .names import LATENCY_METRIC, METRIC_COLUMNS, dataset_key, fid_impl_class, model_key, sampler_key
 from .published import INCEPTION_METRICS, LATENCY_METRICS, NFE_COUNTING, load_published
 
-REQUIRED_RESULT_COLUMNS = ("model", "sampler", "nfe", "status")
+REQUIRED_RESULT_COLUMNS = ("model", "sampler", "nfe", "nfe_measured", "status")
+# columns that must hold numbers where they are filled (an empty cell is a missing value)
+NUMERIC_RESULT_COLUMNS = ("nfe", "nfe_measured", "seed", "n_samples", "ref_rmse", "w2", "sw2", "w2_floor", "straightness",
+                          "wall_clock_s", "fid", "precision", "recall", "lpips", "psnr", "fd_digits", "fid_n_samples")
 RFBENCH_GRIDS = {"uniform", "karras", "logsnr", "time-quadratic"}
 
 
@@ -57,6 +60,18 @@ def load_results(path: str | Path) -> tuple[pd.DataFrame, Path]:
     if missing:
         raise InvalidInputError(f"results file {p} is not an rfbench results table: missing column(s) "
                                 f"{', '.join(missing)} (expected at least {', '.join(REQUIRED_RESULT_COLUMNS)})")
+    for col in (c for c in NUMERIC_RESULT_COLUMNS if c in df.columns):
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = df[col].notna() & values.isna() & (df[col].astype(str).str.strip().str.lower() != "nan")
+        if bad.any():
+            i = int(bad.idxmax())
+            raise InvalidInputError(f"results file {p}, row {i + 2}: column {col!r} holds {df[col][i]!r}; expected a "
+                                    "number (or an empty cell)")
+        df[col] = values
+    nfe = df["nfe"].dropna()
+    if ((nfe != nfe.round()) | (nfe < 1)).any():
+        i = int(((df["nfe"] != df["nfe"].round()) | (df["nfe"] < 1)).idxmax())
+        raise InvalidInputError(f"results file {p}, row {i + 2}: nfe {df['nfe'][i]!r} is not a positive integer")
     return normalise_results(df), p
 
 

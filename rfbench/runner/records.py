@@ -8,9 +8,10 @@ bad JSON, a checksum that does not match) is reported by name, moved aside to
 ``<file>.corrupt-<time>`` and recomputed. A record saved without a configuration hash (a cell whose
 model or sampler cannot be fingerprinted) is kept for the table but never reused.
 
-File names are ``<cell id>-<12 hex of sha256(cell id)>.json``: readable, and distinct for distinct cells
-even where ids collide once joined (model ``x-edm`` with ``heun`` and model ``x`` with ``edm-heun``);
-the id itself is inside the record and checked.
+Records are stored by the cell's key (:attr:`~rfbench.runner.suite.Cell.key`: model, sampler, NFE and
+seed joined by '|', which no name contains), in ``<readable id>-<12 hex of sha256(key)>.json``: readable,
+and distinct for distinct cells even where the ids collide (model ``x-edm`` with ``heun`` and model ``x``
+with ``edm-heun``); the key itself is inside the record and checked.
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ class CellStore:
             raise ResourceError(f"output folder {self.dir} cannot be created ({exc.strerror or exc})") from None
         clean_stale_temps(self.dir)
 
-    def path(self, cell_id: str) -> Path:
-        readable = _UNSAFE.sub("_", cell_id)[:150]
-        return self.dir / f"{readable}-{hashlib.sha256(cell_id.encode()).hexdigest()[:12]}.json"
+    def path(self, key: str) -> Path:
+        readable = _UNSAFE.sub("_", key.replace("|", "-"))[:150]
+        return self.dir / f"{readable}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.json"
 
     def _read(self, path: Path) -> dict | None:
         """The verified record in ``path``, or None (absent, of the old format, or bad: bad ones are
@@ -65,32 +66,32 @@ class CellStore:
             return None
         return rec
 
-    def load(self, cell_id: str) -> dict | None:
-        rec = self._read(self.path(cell_id))
-        return rec if rec is not None and rec.get("cell") == cell_id else None
+    def load(self, key: str) -> dict | None:
+        rec = self._read(self.path(key))
+        return rec if rec is not None and rec.get("cell") == key else None
 
-    def fresh(self, cell_id: str, cfg_hash: str | None, code: str) -> dict | None:
+    def fresh(self, key: str, cfg_hash: str | None, code: str) -> dict | None:
         """The stored record if it was made with the same configuration and code, else None."""
         if cfg_hash is None:
             return None
-        rec = self.load(cell_id)
+        rec = self.load(key)
         if rec and rec.get("config_hash") == cfg_hash and rec.get("code_hash") == code:
             return rec
         return None
 
-    def save(self, cell_id: str, cfg_hash: str | None, code: str, row: dict) -> None:
-        body = json.loads(json.dumps({"format": FORMAT, "cell": cell_id, "config_hash": cfg_hash, "code_hash": code,
+    def save(self, key: str, cfg_hash: str | None, code: str, row: dict) -> None:
+        body = json.loads(json.dumps({"format": FORMAT, "cell": key, "config_hash": cfg_hash, "code_hash": code,
                                       "row": row}, default=_jsonable))  # as it will be read back
         body["sha256"] = _checksum(body)
-        atomic_write_text(self.path(cell_id), json.dumps(body, indent=1))
-        legacy = self.dir / f"{cell_id}.json"  # format 1's name for this cell
-        if legacy.name != self.path(cell_id).name and legacy.is_file():
+        atomic_write_text(self.path(key), json.dumps(body, indent=1))
+        legacy = self.dir / f"{key.replace('|', '-')}.json"  # format 1's name for this cell
+        if legacy.name != self.path(key).name and legacy.is_file():
             legacy.unlink()
 
-    def rows(self, cell_ids: list[str] | None = None) -> list[dict]:
-        """Rows of the verified records (of ``cell_ids``, or all of them, ordered by cell id)."""
-        if cell_ids is not None:
-            recs = [self.load(cid) for cid in cell_ids]
+    def rows(self, keys: list[str] | None = None) -> list[dict]:
+        """Rows of the verified records (of ``keys``, or all of them, ordered by cell id)."""
+        if keys is not None:
+            recs = [self.load(cid) for cid in keys]
         else:
             recs = [self._read(p) for p in sorted(self.dir.glob("*.json"))]
             recs = sorted((r for r in recs if r is not None), key=lambda r: str(r.get("cell")))

@@ -46,8 +46,16 @@ class Cell:
 
     @property
     def id(self) -> str:
+        """Readable (the pytest id, for ``-k``), not unique: model ``x-edm`` with ``heun`` and model ``x``
+        with ``edm-heun`` share it. Records are stored by :attr:`key`."""
         nfe = "adaptive" if self.nfe is None else f"nfe{self.nfe}"
         return f"{self.model.label}-{self.sampler}-{nfe}-seed{self.seed}"
+
+    @property
+    def key(self) -> str:
+        """Unique per cell: the parts joined by '|', which no name contains."""
+        nfe = "adaptive" if self.nfe is None else f"nfe{self.nfe}"
+        return "|".join((self.model.label, self.sampler, nfe, f"seed{self.seed}"))
 
 
 @dataclass

@@ -99,7 +99,7 @@ class SweepContext:
                 return model_identity(spec.name, data=spec.data, build=lambda: self.model(spec),
                                       progress=self.progress, **dict(spec.options))
             except CannotFingerprint as exc:
-                raise CannotFingerprint(f"model {spec.label}: {exc}") from None
+                raise CannotFingerprint(f"model {spec.label!r}: {exc}") from None
 
         return self.identity(("model", spec), compute)
 
@@ -295,7 +295,7 @@ def execute_cell(ctx: SweepContext, store: CellStore, cell: Cell, *, force: bool
         h, why = None, None
     code = code_hash()
     if not force and h is not None:
-        rec = store.fresh(cell.id, h, code)
+        rec = store.fresh(cell.key, h, code)
         if rec is not None:
             return rec["row"], False
     start = time.perf_counter()
@@ -303,11 +303,11 @@ def execute_cell(ctx: SweepContext, store: CellStore, cell: Cell, *, force: bool
         row = run_cell(ctx, cell)
     except ResourceError as exc:
         raise ResourceError(_stopped(cell, str(exc))) from exc
-    if why:
+    if why and "not cached:" not in (row.get("notes") or ""):  # once per row (the reference may have said it)
         add_note(row, f"not cached: {why}")
     row["cell_seconds"] = time.perf_counter() - start
     try:
-        store.save(cell.id, h, code, row)
+        store.save(cell.key, h, code, row)
     except OSError as exc:
         raise ResourceError(_stopped(cell, resource_cause(exc))) from exc
     return row, True

@@ -145,8 +145,23 @@ def _check_reference(ref: str, options: dict) -> None:
         cifar10_root(options)
 
 
+def _check_standin(o: dict) -> None:
+    """With stand-in (random) weights, a user's weights or precomputed statistics would be silently
+    ignored or compared with another network's features: refused, naming the way to use them."""
+    if not o["standin"]:
+        return
+    given = [k for k in ("fid_weights", "lpips_weights") if o[k]]
+    if str(o["fid_ref"]).endswith(".npz"):
+        given.append("fid_ref")
+    if given:
+        what = "would be ignored" if given[0] != "fid_ref" else "hold another network's features"
+        raise InvalidInputError(f"--set {given[0]}={o[given[0]]} cannot be used with the stand-in (random) weights of "
+                                f"standin=1, which --smoke sets: it {what}; add --set standin=0 to use it")
+
+
 def _prepare(suite: Suite, device: str) -> Suite:
     o = suite.options
+    _check_standin(o)
     if o["standin_model"]:
         from ..models.diffusers_adapter import checkpoint_sha256
 
