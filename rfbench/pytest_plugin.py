@@ -115,13 +115,26 @@ def pytest_generate_tests(metafunc):
     name = getattr(metafunc.module, "RFBENCH_SUITE", None)
     if name is None:
         raise pytest.UsageError(f"{metafunc.module.__name__} uses rfbench_cell but sets no RFBENCH_SUITE")
-    state = _suite_state(metafunc.config, name)
+    try:
+        state = _suite_state(metafunc.config, name)
+    except pytest.UsageError as exc:
+        # raised while a file is collected it would be a collection error with a traceback: raised again
+        # once collection ends (pytest_collection_modifyitems), it is pytest's one-line usage error
+        metafunc.config.stash[_STATE].setdefault("_usage", exc)
+        metafunc.parametrize("rfbench_cell", [], indirect=True)
+        return
     if "skipped" in state:
         metafunc.parametrize("rfbench_cell", [pytest.param(None, marks=pytest.mark.skip(reason=state["skipped"]))],
                              ids=[f"{name}-skipped"], indirect=True)
         return
     cells = state["suite"].cells()
     metafunc.parametrize("rfbench_cell", [(name, c) for c in cells], ids=[c.id for c in cells], indirect=True)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    error = config.stash.get(_STATE, {}).get("_usage")
+    if error is not None:
+        raise error
 
 
 class CellHandle:
@@ -153,7 +166,7 @@ def rfbench_cell(request):
 def pytest_sessionfinish(session, exitstatus):
     from_state = session.config.stash.get(_STATE, {})
     for name, state in from_state.items():
-        if not state.get("rows"):
+        if not isinstance(state, dict) or not state.get("rows"):
             continue
         from rfbench.runner import write_outputs
 
@@ -167,7 +180,7 @@ def pytest_sessionfinish(session, exitstatus):
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for name, state in config.stash.get(_STATE, {}).items():
-        if "written" in state:
+        if isinstance(state, dict) and "written" in state:
             terminalreporter.write_sep("-", f"rfbench suite {name}")
             terminalreporter.write_line(f"results: {state['written']['csv']}  ({len(state['rows'])} cells)")
             terminalreporter.write_line(f"table:   {state['written']['md']}")

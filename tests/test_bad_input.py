@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -33,14 +34,15 @@ class Case:
     argv: tuple[str, ...]
     expect: str
     needs_no_cuda: bool = False
+    env: tuple[tuple[str, str], ...] = ()  # environment variables set for the case (values may be placeholders)
 
     @property
     def id(self) -> str:
-        return " ".join(self.argv)
+        return " ".join([f"{k}={v}" for k, v in self.env] + list(self.argv))
 
 
-def C(argv: str | list[str], expect: str, **kw) -> Case:
-    return Case(tuple(argv.split() if isinstance(argv, str) else argv), expect, **kw)
+def C(argv: str | list[str], expect: str, env: dict[str, str] | None = None, **kw) -> Case:
+    return Case(tuple(argv.split() if isinstance(argv, str) else argv), expect, env=tuple((env or {}).items()), **kw)
 
 
 CASES: list[Case] = [
@@ -68,6 +70,15 @@ CASES: list[Case] = [
     C("run toy2d --n-samples many --out {out}", "argument --n-samples: invalid int value: 'many'"),
     C("train 1-rf --steps 0", "--steps must be a positive integer, got 0"),
     C("train 1-rf --seed -2", "--seed must be a non-negative integer, got -2"),
+    C("run toy2d --nfe 100000000 --out {out}", "--nfe 100,000,000 is above rfbench's ceiling of 10,000 evaluations"),
+    C("run toy2d --seeds 99999999999999999999 --out {out}", "--seeds must be below 2**63"),
+    C("train 1-rf --steps 99999999999999999999999", "--steps must be at most 10,000,000"),
+    C("train 1-rf --seed 99999999999999999999", "--seed must be below 2**63"),
+    # the cache folder
+    C("run toy2d --models analytic-gmm-rf --samplers euler --nfe 2 --out {out}", "is not a folder",
+      env={"RFBENCH_CACHE": "{regular_file}"}),
+    C("run toy2d --models analytic-gmm-rf --samplers euler --nfe 2 --out {out}", "is not a folder",
+      env={"RFBENCH_CACHE": "{regular_file}/sub"}),
     # devices
     C("run toy2d --device tpu --out {out}", "--device must be 'cpu', 'cuda' or 'cuda:N', got 'tpu'"),
     C("run toy2d --device cuda --out {out}", "--device 'cuda' requested but CUDA is not available", needs_no_cuda=True),
@@ -105,6 +116,9 @@ CASES: list[Case] = [
     C("run toy2d --checkpoints {badname_json} --out {out}", "checkpoint name 'my rf' must be a non-empty string"),
     C("run toy2d --checkpoints {taken_json} --out {out}", "checkpoint name '1-rf' is taken by rfbench's trained model"),
     C("run toy2d --checkpoints {key_json} --out {out}", "entry 0: unknown key 'famliy'; expected keys among"),
+    C("run toy2d --checkpoints {sha_type_json} --out {out}", "entry 0: 'sha256' must be a string of 64 hex digits, got 123"),
+    C("run toy2d --checkpoints {netcfg_type_json} --out {out}", "entry 0: 'net_config' must be an object"),
+    C("run toy2d --checkpoints {shape_type_json} --out {out}", "entry 0: 'data_shape' must be a list of positive integers"),
     C("list --checkpoints {missing_json}", "checkpoint list"),
     # training data (--data-path)
     C("train 1-rf --data mine --data-path {broken_image_folder}", "could not be read as an image"),
@@ -115,6 +129,7 @@ CASES: list[Case] = [
     C("train 1-rf --data mine --data-path {npz_no_array}", "holds no arrays; expected an image array"),
     C("train 1-rf --data mine --data-path {npz_bad_range}", "float images must lie in [0, 1] or [-1, 1]"),
     C("train 1-rf --data-path {npz_wrong_shape}", "--data-path needs --data NAME"),
+    C("train 1-rf --data mine --data-path {npz_object}", "could not be read (Object arrays cannot be loaded"),
     # results tables (compare, report)
     C("compare {missing_dir}/results.csv", "does not exist; expected the results.csv"),
     C("compare {garbage_csv}", "is not an rfbench results table: missing column(s)"),
@@ -123,6 +138,13 @@ CASES: list[Case] = [
     C("compare {good_csv} --published {missing_dir}/published.csv", "published table"),
     C("report {missing_dir}", "does not exist; expected the results.csv"),
     C("report {garbage_dir}", "is not an rfbench results table"),
+    C("compare {nfe_abc_csv}", "column 'nfe' holds 'abc'; expected a number"),
+    C("report {nfe_abc_dir}", "column 'nfe' holds 'abc'; expected a number"),
+    C("compare {no_measured_csv}", "missing column(s) nfe_measured"),
+    C("report {no_measured_dir}", "missing column(s) nfe_measured"),
+    # --smoke runs on stand-ins: a user's weights would be ignored
+    C("run cifar10 --smoke --set fid_weights={text_file} --out {out}", "cannot be used with the stand-in (random) weights"),
+    C("run cifar10 --smoke --set lpips_weights={text_file} --out {out}", "cannot be used with the stand-in (random) weights"),
     # output folders
     C("run toy2d --out {regular_file}", "is a file; expected a folder"),
     C("run toy2d --out {regular_file}/sub", "is a file; expected a folder"),
@@ -209,6 +231,9 @@ def make_inputs(root: Path) -> dict[str, str]:
     p["badname_json"] = listing("badname", [{"name": "my rf", "path": "mlp.pt", **mlp_desc}])
     p["taken_json"] = listing("taken", [{"name": "1-rf", "path": "mlp.pt", **mlp_desc}])
     p["key_json"] = listing("key", [{"name": "mine", "path": "mlp.pt", **mlp_desc, "famliy": "flow"}])
+    p["sha_type_json"] = listing("sha_type", [{"name": "mine", "path": "mlp.pt", **mlp_desc, "sha256": 123}])
+    p["netcfg_type_json"] = listing("netcfg_type", [{"name": "mine", "path": "mlp.pt", **{**mlp_desc, "net_config": [1, 2]}}])
+    p["shape_type_json"] = listing("shape_type", [{"name": "mine", "path": "mlp.pt", **{**mlp_desc, "data_shape": 2}}])
 
     ok = (np.arange(64, dtype=np.uint8).reshape(8, 8) * 4)
     p["broken_image_folder"] = root / "broken_images"
@@ -227,6 +252,8 @@ def make_inputs(root: Path) -> dict[str, str]:
     np.savez(p["npz_no_array"])
     p["npz_bad_range"] = root / "range.npz"
     np.savez(p["npz_bad_range"], images=np.full((4, 1, 8, 8), 200.0, np.float32))
+    p["npz_object"] = root / "objects.npz"
+    np.savez(p["npz_object"], images=np.array([np.zeros((8, 8)), "x"], dtype=object))
 
     p["garbage_csv"] = root / "garbage.csv"
     p["garbage_csv"].write_text("name,score\nfoo,1\n")
@@ -239,6 +266,13 @@ def make_inputs(root: Path) -> dict[str, str]:
     p["good_dir"].mkdir()
     p["good_csv"] = p["good_dir"] / "results.csv"
     p["good_csv"].write_text((Path(__file__).parent / "data" / "compare" / "results.csv").read_text())
+    good = pd.read_csv(p["good_csv"])
+    p["nfe_abc_dir"], p["no_measured_dir"] = root / "nfe_abc_run", root / "no_measured_run"
+    for folder in (p["nfe_abc_dir"], p["no_measured_dir"]):
+        folder.mkdir()
+    p["nfe_abc_csv"], p["no_measured_csv"] = p["nfe_abc_dir"] / "results.csv", p["no_measured_dir"] / "results.csv"
+    good.astype({"nfe": object}).assign(nfe=["abc"] + list(good["nfe"][1:])).to_csv(p["nfe_abc_csv"], index=False)
+    good.drop(columns=["nfe_measured"]).to_csv(p["no_measured_csv"], index=False)
     p["regular_file"] = root / "a_file"
     p["regular_file"].write_text("not a folder\n")
     return {k: str(v) for k, v in p.items()}
@@ -251,9 +285,13 @@ def run_case(case: Case, inputs: dict[str, str]) -> tuple[int, str, str]:
     from rfbench.data import DATASETS
     from rfbench.models import MODELS
 
+    import os
+
     argv = [a.format(**inputs) for a in case.argv]
     out, err = io.StringIO(), io.StringIO()
     saved = dict(MODELS._entries), dict(DATASETS._entries)
+    env_before = {k: os.environ.get(k) for k, _ in case.env}
+    os.environ.update({k: v.format(**inputs) for k, v in case.env})
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
@@ -263,6 +301,11 @@ def run_case(case: Case, inputs: dict[str, str]) -> tuple[int, str, str]:
     finally:
         MODELS._entries.clear(), MODELS._entries.update(saved[0])
         DATASETS._entries.clear(), DATASETS._entries.update(saved[1])
+        for k, v in env_before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return code, out.getvalue(), err.getvalue()
 
 
@@ -270,8 +313,10 @@ def shown_input(case: Case, inputs: dict[str, str]) -> str:
     """The argv as a user would type it, with temporary paths shortened to their file names."""
     import shlex
 
-    words = [shlex.quote(a.format(**{k: Path(v).name for k, v in inputs.items()})) for a in case.argv]
-    return " ".join(["rfbench", *words])
+    short = {k: Path(v).name for k, v in inputs.items()}
+    env = [f"{k}={shlex.quote(v.format(**short))}" for k, v in case.env]
+    words = [shlex.quote(a.format(**short)) for a in case.argv]
+    return " ".join([*env, "rfbench", *words])
 
 
 @pytest.fixture(scope="module")
@@ -281,7 +326,7 @@ def inputs(tmp_path_factory):
 
 def test_cases_are_many_and_distinct():
     assert len(CASES) >= 24
-    assert len({c.argv for c in CASES}) == len(CASES)
+    assert len({(c.env, c.argv) for c in CASES}) == len(CASES)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id or "(no arguments)" for c in CASES])
@@ -402,6 +447,24 @@ def test_readme_table_lists_every_case(inputs):
     section = readme[readme.index("### Bad input"):]
     missing = [shown_input(c, inputs) for c in CASES if f"| `{shown_input(c, inputs)}` |" not in section]
     assert not missing, f"rerun `python scripts/bad_input_table.py` and paste its output into README.md: {missing}"
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--rfbench-nfe", "two"], "--rfbench-nfe expects a comma-separated list of integers, got 'two'"),
+    (["--rfbench-nfe", "100000000"], "--rfbench-nfe 100,000,000 is above rfbench's ceiling"),
+    (["--rfbench-seeds", "99999999999999999999"], "--rfbench-seeds must be below 2**63"),
+    (["--rfbench-device", "tpu"], "--rfbench-device must be 'cpu', 'cuda' or 'cuda:N', got 'tpu'"),
+    (["--rfbench-samplers", "huen"], "unknown sampler 'huen'"),
+    (["--rfbench-out", "a_file"], "--rfbench-out a_file is a file; expected a folder"),
+])
+def test_pytest_plugin_bad_values_name_the_option(pytester, args, needle):
+    """A bad plugin option is a usage error that names it, not a collection traceback."""
+    pytester.makepyfile(toy2d_suite=(Path(__file__).resolve().parents[1] / "suites" / "toy2d.py").read_text())
+    (pytester.path / "a_file").write_text("not a folder\n")
+    res = pytester.runpytest_subprocess("toy2d_suite.py", "--rfbench-models", "analytic-gmm-rf", *args, "-q")
+    text = res.stderr.str() + res.stdout.str()
+    assert res.ret == pytest.ExitCode.USAGE_ERROR, text
+    assert needle in text and "Traceback" not in text, text
 
 
 def test_pytest_plugin_refuses_a_malformed_set(pytester):

@@ -160,3 +160,23 @@ def test_two_bad_copies_within_a_second_are_both_kept(tmp_path):
         assert not hit and torch.equal(value["w"], torch.arange(3.0))
     moved = [p for p in tmp_path.glob("thing.pt.corrupt-*") if not p.name.endswith(".sha256")]
     assert len(moved) == 2
+
+
+def test_cell_records_survive_corruption(tmp_path, cold_cache):
+    """Cell records get the cache files' treatment: a flipped byte is reported by name, the record is moved
+    aside and the cell recomputed, bit-identically."""
+    from rfbench.runner import run_suite
+
+    kw = dict(models=["analytic-gmm-rf"], samplers=["euler"], nfe=[2], n_samples=50, progress=False, out=tmp_path / "o")
+    first = run_suite("toy2d", **kw)["frame"]
+    record = next((tmp_path / "o" / "cells").glob("*.json"))
+    _flip_bytes(record)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = run_suite("toy2d", **kw)
+    assert res["summary"]["computed"] == 1
+    assert any(record.name in str(w.message) for w in caught), [str(w.message) for w in caught]
+    assert list(record.parent.glob(record.name + ".corrupt-*"))
+    cols = ["ref_rmse", "w2", "sw2", "straightness", "nfe_measured"]
+    assert res["frame"][cols].equals(first[cols])
+    assert run_suite("toy2d", **kw)["summary"]["reused"] == 1

@@ -16,8 +16,6 @@ import pandas as pd
 import pytest
 import torch
 
-from rfbench.identity import CannotFingerprint, config_hash, function_digest, module_digest, tensor_digest
-
 
 @pytest.fixture
 def cold_cache(tmp_path, monkeypatch):
@@ -61,6 +59,8 @@ def _make(src: str, **globs):
 
 
 def test_function_digest_follows_code_closure_defaults_and_globals():
+    from rfbench.identity import CannotFingerprint, config_hash, function_digest, module_digest, tensor_digest
+
     base = _make("def velocity(x, t):\n    return -x * 1.0\n")
     assert function_digest(base) == function_digest(_make("def velocity(x, t):\n    return -x * 1.0\n"))
     # a comment or a blank line is not code
@@ -88,6 +88,8 @@ def test_function_digest_follows_code_closure_defaults_and_globals():
 
 
 def test_library_code_is_named_not_walked_and_opaque_objects_are_refused():
+    from rfbench.identity import CannotFingerprint, config_hash, function_digest, module_digest, tensor_digest
+
     assert function_digest(torch.tanh) == function_digest(torch.tanh)
     assert function_digest(math.exp) != function_digest(math.sin)
     gen = torch.Generator()
@@ -98,6 +100,8 @@ def test_library_code_is_named_not_walked_and_opaque_objects_are_refused():
 
 
 def test_module_and_tensor_digests():
+    from rfbench.identity import CannotFingerprint, config_hash, function_digest, module_digest, tensor_digest
+
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Dropout(0.1), torch.nn.Linear(8, 2))
     first = module_digest(net)

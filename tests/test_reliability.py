@@ -154,3 +154,26 @@ def test_cell_record_survives_partial_write(tmp_path):
     (store.dir / ".c2.json.abc.tmp").write_text('{"cell": "c2", "row": {"x"')  # a killed writer's leftover
     assert store.rows() == [{"x": 1.0}]
     assert json.loads(store.path("c1").read_text())["row"] == {"x": 1.0}
+
+
+def test_sigterm_keeps_finished_cells_and_says_so(tmp_path):
+    """SIGTERM (a scheduler's stop) ends like Ctrl-C: the same one line, exit 143, records intact."""
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "rfbench.cli", "run", "toy2d", *CELLS, "--out", str(out), "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cells = out / "cells"
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if cells.exists() and len(list(cells.glob("*.json"))) >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the sweep finished before it could be stopped; make it longer"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert proc.returncode == 143, err
+    assert lines[-1] == "rfbench: terminated (SIGTERM); finished cells are kept and a rerun resumes", err
+    from rfbench.runner.records import CellStore
+
+    kept = CellStore(out).rows()
+    assert len(kept) >= 2 and all(r["status"] == "ok" for r in kept)
