@@ -151,7 +151,7 @@ class CellHandle:
             row, ran = execute_cell(self.state["ctx"], self.state["store"], self.cell, force=self.force)
         except ResourceError as exc:  # the machine failed, not the cell: stop the session (exit status 3)
             pytest.exit(f"rfbench: {exc}", returncode=3)
-        self.state["rows"][self.cell.id] = row
+        self.state["rows"][self.cell.key] = row
         self.state["ran"] += ran
         return row
 
@@ -170,7 +170,7 @@ def pytest_sessionfinish(session, exitstatus):
             continue
         from rfbench.runner import write_outputs
 
-        order = [c.id for c in state["suite"].cells() if c.id in state["rows"]]
+        order = [c.key for c in state["suite"].cells() if c.key in state["rows"]]
         rows = [state["rows"][cid] for cid in order]
         summary = {"cells": len(rows), "computed": state["ran"], "reused": len(rows) - state["ran"],
                    "failed": sum(r["status"] == "failed" for r in rows)}

@@ -101,12 +101,22 @@ def test_calibration_is_cached_and_not_redone_inside_timed_calls(monkeypatch, tm
     assert len(calls) == 2
 
 
-def test_function_models_are_calibrated_but_never_cached_on_disk(tmp_path, monkeypatch):
+def test_function_models_are_cached_by_their_code(tmp_path, monkeypatch):
+    """A function model's calibration is keyed by the function's code (not its name); one that cannot be
+    fingerprinted (it holds a torch.Generator) is calibrated but never cached on disk."""
     monkeypatch.setenv("RFBENCH_CACHE", str(tmp_path))
-    model = from_velocity(lambda x, t: -x, data_shape=(2,))
-    out = rfbench.sample(model, "boss", 3, n=4, K=10, M=8)
+    out = rfbench.sample(from_velocity(lambda x, t: -x, data_shape=(2,)), "boss", 3, n=4, K=10, M=8)
     assert out.nfe_measured == 3 and out.info["calib_cached"] is False
-    assert not (tmp_path / "boss").exists() or not any((tmp_path / "boss").iterdir())
+    same = rfbench.sample(from_velocity(lambda x, t: -x, data_shape=(2,)), "boss", 3, n=4, K=10, M=8)
+    assert same.info["calib_cached"] is True  # another object with the same code
+    other = rfbench.sample(from_velocity(lambda x, t: -2 * x, data_shape=(2,)), "boss", 3, n=4, K=10, M=8)
+    assert other.info["calib_cached"] is False
+    files = sorted((tmp_path / "boss").iterdir())
+    gen = torch.Generator()
+    for _ in range(2):
+        opaque = from_velocity(lambda x, t: -x + 0 * torch.rand(1, generator=gen, dtype=x.dtype), data_shape=(2,))
+        assert rfbench.sample(opaque, "boss", 3, n=4, K=10, M=8).info["calib_cached"] is False
+    assert sorted((tmp_path / "boss").iterdir()) == files
 
 
 def test_plan_checks_and_nfe_counts():

@@ -109,16 +109,24 @@ def test_refiner_is_cached_per_model(tmp_path, monkeypatch):
     assert not other.cache_hit
 
 
-def test_function_models_get_a_refiner_but_no_disk_cache(tmp_path, monkeypatch):
+def test_function_models_get_a_refiner_cached_by_their_code(tmp_path, monkeypatch):
+    """Keyed by the function's code, not its name; an unidentifiable one (it holds a torch.Generator)
+    gets a refiner that is never written to disk."""
     from rfbench.models import from_velocity
 
     monkeypatch.setenv("RFBENCH_CACHE", str(tmp_path))
-    model = from_velocity(lambda x, t: -x, data_shape=(2,))  # identified only by the function's name
+    model = from_velocity(lambda x, t: -x, data_shape=(2,))
     out = rfbench.sample(model, "flowturbo", 4, n=8, refiner_config=TINY)
     assert out.nfe_measured == 4 and out.info["nfe_refiner"] == 4 and out.info["calib_cached"] is False
-    assert not (tmp_path / "refiners").exists() or not any((tmp_path / "refiners").iterdir())
     again = rfbench.sample(model, "flowturbo", 4, n=8, refiner_config=TINY)  # same object: memoised
     assert again.info["calib_s"] == out.info["calib_s"]
+    same = rfbench.sample(from_velocity(lambda x, t: -x, data_shape=(2,)), "flowturbo", 4, n=8, refiner_config=TINY)
+    assert same.info["calib_cached"] is True  # another object, the same code: from the disk cache
+    files = sorted((tmp_path / "refiners").iterdir())
+    gen = torch.Generator()
+    opaque = from_velocity(lambda x, t: -x + 0 * torch.rand(1, generator=gen, dtype=x.dtype), data_shape=(2,))
+    assert rfbench.sample(opaque, "flowturbo", 4, n=8, refiner_config=TINY).info["calib_cached"] is False
+    assert sorted((tmp_path / "refiners").iterdir()) == files
 
 
 def test_conv_refiner_for_images():

@@ -259,7 +259,7 @@ def reference_stats(ref: str, extractor: InceptionFeatures, n: int | None, optio
     entry = FID_REFERENCES.get(ref)
     key = {"ref": ref, "data": entry.identity(options), "n": n, "prc_n": prc_n, "extractor": extractor.id,
            "weights": extractor.weights.sha256, "v": STATS_VERSION}
-    path = cache.cache_dir("fid-stats") / f"{ref}-{EXTRACTOR_NAME}-{extractor.layer}-{cache.config_hash(key)}.pt"
+    path = cache.cache_file("fid-stats", f"{ref}-{EXTRACTOR_NAME}-{extractor.layer}-{cache.config_hash(key)}.pt")
 
     def build() -> dict:
         images = entry.load(options)

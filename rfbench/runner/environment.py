@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import platform
 import subprocess
-from pathlib import Path
 
 import torch
 
