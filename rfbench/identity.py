@@ -119,6 +119,15 @@ def module_digest(module: nn.Module, *, skip: frozenset[str] | set[str] = frozen
     return _Walker().module(module, skip=frozenset(skip))
 
 
+def code_identity(fn: Any) -> str:
+    """rfbench's own functions by name (every cell record's code hash covers their code), anyone else's
+    by :func:`function_digest`."""
+    module = getattr(fn, "__module__", "") or ""
+    if module.split(".")[0] == "rfbench":
+        return f"rfbench:{module}.{getattr(fn, '__qualname__', type(fn).__name__)}"
+    return function_digest(fn)
+
+
 def function_digest(fn: Any) -> str:
     """sha256 of what a callable computes (see the module docstring); raises :class:`CannotFingerprint`."""
     return _Walker().digest(fn, getattr(fn, "__qualname__", type(fn).__name__))

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from .. import cache
 from ..errors import InvalidInputError, NotApplicableError, ResourceError, RFBenchError, resource_cause
-from ..identity import CannotFingerprint, canonical, function_digest
+from ..identity import CannotFingerprint, canonical, code_identity
 from ..metrics import midpoint_times, ref_rmse, sliced_w2, straightness_from_trajectory, time_callable, w2
 from ..metrics.distribution import MIN_POINTS_W2
 from ..models import get_model, model_identity
@@ -241,13 +241,6 @@ def run_cell(ctx: SweepContext, cell: Cell) -> dict[str, Any]:
     return row
 
 
-def _code_identity(fn: Any) -> str:
-    """rfbench's own functions by name (the record's code hash covers them), users' by their code."""
-    module = getattr(fn, "__module__", "") or ""
-    return f"rfbench:{module}.{getattr(fn, '__qualname__', '')}" if module.split(".")[0] == "rfbench" \
-        else function_digest(fn)
-
-
 def cell_hash(cell: Cell, ctx: SweepContext) -> tuple[str | None, str | None]:
     """``(hash, None)`` of everything the cell's numbers depend on (the cell, the model's and sampler's
     identity, the user code it runs: grids and metric hooks, the suite's settings, device, dtype), or
@@ -266,7 +259,7 @@ def cell_hash(cell: Cell, ctx: SweepContext) -> tuple[str | None, str | None]:
     hooks += [("metric", m, CELL_METRICS.get(m)) for m in ctx.suite.metrics if m not in BUILTIN_METRICS and m in CELL_METRICS]
     hooks += [("artifact", a, ARTIFACTS.get(a)) for a in ctx.suite.artifacts if a in ARTIFACTS]
     for kind, name, fn in hooks:
-        code[f"{kind}:{name}"], why = ctx.identity((kind, name, id(fn)), lambda fn=fn: _code_identity(fn))
+        code[f"{kind}:{name}"], why = ctx.identity((kind, name, id(fn)), lambda fn=fn: code_identity(fn))
         if why:
             return None, f"{kind} {name!r}: {why}"
     try:

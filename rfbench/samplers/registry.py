@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidInputError
-from ..identity import canonical, config_hash, function_digest
+from ..identity import canonical, code_identity, config_hash
 from ..models.base import FlowModel
 from ..registry import Registry
 
@@ -93,12 +93,8 @@ class SamplerSpec:
         """What the sampler computes, as a hash: rfbench's own update rules and plans by name (the code
         hash of every cell record covers their code), a user's by their code, closures and globals
         (:func:`~rfbench.identity.function_digest`). Raises :class:`~rfbench.identity.CannotFingerprint`."""
-        parts = {}
-        for what, fn in (("fn", self.fn), ("plan", self.plan)):
-            module = getattr(fn, "__module__", "") or ""
-            parts[what] = f"rfbench:{module}.{getattr(fn, '__qualname__', '')}" if module.split(".")[0] == "rfbench" \
-                else function_digest(fn)
-        return config_hash({**parts, "order": self.order, "needs": self.needs, "adaptive": self.adaptive,
+        return config_hash({"fn": code_identity(self.fn), "plan": code_identity(self.plan), "order": self.order,
+                            "needs": self.needs, "adaptive": self.adaptive,
                             "default_grid": self.default_grid, "options": canonical(self.options)})
 
 
