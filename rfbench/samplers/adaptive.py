@@ -16,6 +16,7 @@ import torch
 from torchdiffeq import odeint
 
 from ..models.base import FlowModel, NFECounter
+from .checks import FirstOutputCheck, non_finite_note, warn_notes
 from .registry import Plan, SamplerSpec, register_sampler
 
 # Global error of dopri5 is ~100x its tolerance on these problems (measured: max endpoint error 3e-8
@@ -71,7 +72,8 @@ class ReferenceSolution:
     """The accurate ODE solution from given noise.
 
     x_end: endpoint at t_min (shape of the noise, in ``dtype``); nfe: evaluations used;
-    times / states: the trajectory at ``times`` if requested ((T,), (T, *x.shape)).
+    times / states: the trajectory at ``times`` if requested ((T,), (T, *x.shape));
+    notes: what limits its accuracy (a model computing in lower precision, non-finite endpoints).
     """
 
     x_end: torch.Tensor
@@ -82,6 +84,7 @@ class ReferenceSolution:
     dtype: torch.dtype
     times: torch.Tensor | None = None
     states: torch.Tensor | None = None
+    notes: str = ""
 
 
 def model_in_dtype(model: FlowModel, dtype: torch.dtype) -> FlowModel:
@@ -110,11 +113,14 @@ def reference_solution(model: FlowModel, noise: torch.Tensor, *, rtol: float = R
         inner = [float(t) for t in times if end < float(t) < model.t_max]
         grid = [model.t_max, *inner, end]
     start = time.perf_counter()
-    with NFECounter(ref_model) as counter:
+    with FirstOutputCheck(ref_model, "the reference solution") as check, NFECounter(ref_model) as counter:
         states = solve_ode(ref_model, x, grid, rtol=rtol, atol=atol)
         x_end = _finish(ref_model, states[-1], end)
     seconds = time.perf_counter() - start
-    sol = ReferenceSolution(x_end=x_end, nfe=counter.count, seconds=seconds, rtol=rtol, atol=atol, dtype=dtype)
+    notes = warn_notes(check.notes + [non_finite_note(model, x_end, "the reference solution")],
+                       stacklevel=4)  # past torch.no_grad's wrapper, at the caller
+    sol = ReferenceSolution(x_end=x_end, nfe=counter.count, seconds=seconds, rtol=rtol, atol=atol, dtype=dtype,
+                            notes=notes)
     if times is not None:
         sol.times = torch.tensor(grid, dtype=torch.float64)
         sol.states = states

@@ -48,6 +48,9 @@ class SamplerSpec:
     plan: ``plan(nfe, model, options) -> Plan``.
     needs: "velocity" (any model) or "schedule" (needs data/noise predictions).
     adaptive: True for error-controlled solvers (NFE is an outcome, not a request).
+    plan_on_span: the plan depends on the ends of the times walked (DPM-Solver: which steps touch
+        infinite lambda); it is called as ``plan(nfe, model, options, span=(t_first, t_last))``,
+        the model's (t_max, t_min) unless the caller gives the times (the explicit grid).
     """
 
     name: str
@@ -61,8 +64,12 @@ class SamplerSpec:
     needs: str = "velocity"
     adaptive: bool = False
     options: dict[str, Any] = field(default_factory=dict)
+    plan_on_span: bool = False
 
-    def make_plan(self, nfe: int | None, model: FlowModel, options: dict) -> Plan:
+    def make_plan(self, nfe: int | None, model: FlowModel, options: dict,
+                  span: tuple[float, float] | None = None) -> Plan:
+        """The plan for ``nfe`` on ``model``; ``span``: the first and last time walked, where known
+        before the grid is made (explicit times), else the model's (t_max, t_min)."""
         if self.needs == "schedule":
             model.require_schedule(f"the data/noise predictions {self.name!r} needs")
         if self.adaptive:
@@ -76,6 +83,8 @@ class SamplerSpec:
             raise InvalidInputError(f"nfe for sampler {self.name!r} must be a positive integer, got {nfe!r}")
         if nfe < 1:
             raise InvalidInputError(f"nfe for sampler {self.name!r} must be >= 1, got {nfe}")
+        if self.plan_on_span:
+            return self.plan(nfe, model, options, span=span if span is not None else (model.t_max, model.t_min))
         return self.plan(nfe, model, options)
 
 
