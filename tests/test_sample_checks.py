@@ -56,10 +56,11 @@ def test_non_finite_samples_are_noted_and_warned_with_the_model_and_count():
         out = rfbench.sample(model, "euler", 4, noise=noise)
     assert out.info["notes"] == f"model 'nan-v': {bad} of 10 samples are not finite (NaN or inf) after euler at NFE 4"
     assert int((~torch.isfinite(out.x).all(1)).sum()) == bad
-    with pytest.warns(RuntimeWarning, match="'nan-v': .* not finite .* after the reference solution"):
-        ref = rfbench.reference_solution(from_velocity(lambda x, t: x * float("nan"), data_shape=(2,), name="nan-v"),
-                                         noise)
-    assert "10 of 10 samples are not finite" in ref.notes
+    # the adaptive solvers cannot step through it: an error naming the model, not torchdiffeq's assertion
+    for run in (lambda: rfbench.reference_solution(model, noise), lambda: rfbench.sample(model, "dopri5", noise=noise)):
+        with pytest.raises(InvalidInputError, match=f"model 'nan-v' returned a non-finite velocity for {bad} of 10 "
+                                                    r"samples at t = 0\.\d+; dopri5 cannot integrate through it"):
+            run()
 
 
 def test_lower_precision_output_is_noted():
@@ -69,7 +70,7 @@ def test_lower_precision_output_is_noted():
         out = rfbench.sample(half, "heun", 6, n=4)
     assert "eps 1e-03" in out.info["notes"] and out.x.dtype == torch.float64
     with pytest.warns(RuntimeWarning, match="returns float16 for float64 input in the reference solution"):
-        ref = rfbench.reference_solution(half, half.sample_prior(4))
+        ref = rfbench.reference_solution(half, half.sample_prior(4), rtol=1e-3, atol=1e-3)  # 1e-10: 62k NFE
     assert "float16" in ref.notes
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a float64 output for float32 sampling is not worth a note

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 from torchdiffeq import odeint
 
+from ..errors import InvalidInputError
 from ..models.base import FlowModel, NFECounter
 from .checks import FirstOutputCheck, non_finite_note, warn_notes
 from .registry import Plan, SamplerSpec, register_sampler
@@ -34,9 +35,25 @@ def solve_ode(model: FlowModel, x: torch.Tensor, times: torch.Tensor | list[floa
     """States at every time in ``times`` (decreasing, starting where ``x`` lives): (len(times), *x.shape)."""
     times = torch.as_tensor(times, dtype=x.dtype, device=x.device)
     lo, hi = float(times.min()), float(times.max())
-    # The initial-step heuristic probes one trial step ahead, which can land beyond the end of the
-    # interval (t < 0 on a VP path, where sigma(t) is undefined); clamp the time of that probe.
-    return odeint(lambda t, y: model.velocity(y, t.clamp(lo, hi)), x, times, rtol=rtol, atol=atol, method=method)
+    first_bad: list[tuple[float, int]] = []  # (t, samples) of the first non-finite velocity
+
+    def field(t, y):
+        # The initial-step heuristic probes one trial step ahead, which can land beyond the end of the
+        # interval (t < 0 on a VP path, where sigma(t) is undefined); clamp the time of that probe.
+        v = model.velocity(y, t.clamp(lo, hi))
+        if not first_bad and not bool(torch.isfinite(v).all()):
+            first_bad.append((float(t), int((~torch.isfinite(v.reshape(len(v), -1)).all(1)).sum())))
+        return v
+
+    try:
+        return odeint(field, x, times, rtol=rtol, atol=atol, method=method)
+    except AssertionError as exc:  # torchdiffeq's "underflow in dt": the step size collapsed
+        if not first_bad:
+            raise
+        t_bad, n_bad = first_bad[0]
+        raise InvalidInputError(
+            f"model {model.name!r} returned a non-finite velocity for {n_bad} of {len(x)} samples at t = {t_bad:.6g}; "
+            f"{method} cannot integrate through it ({exc})") from None
 
 
 def _finish(model: FlowModel, x: torch.Tensor, end: float) -> torch.Tensor:

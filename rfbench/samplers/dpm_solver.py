@@ -26,10 +26,13 @@ step in t). It is the exact limit of DPM-Solver-1 / DPM-Solver++(1): from alpha 
 x_t = sigma_t x_s + alpha_t x0_hat (the "alpha = 0 first step"), into sigma = 0 it returns x0_hat
 (diffusers' final step). Multistep solvers never use a history point at infinite lambda (the limit
 of their formulas as it recedes to lambda = -inf is the lower-order formula), and singlestep plans
-give each infinite-end interval one first-order step. So samplers integrate the whole interval
-from the prior (t = 1) to the data (t = 0) with no start shift; the price is that the end steps
-are first order, which caps the global order on such a path at 2 (measured in the tests; the
-nominal orders show on an interval with finite lambda, e.g. the VP models).
+give each infinite-end interval one first-order step. Which ends are infinite is read from the
+times walked, not from the model's interval: an explicit grid from t = 0.999, or over [0.98, 0.02],
+has a finite first step, which keeps its full order (and corrected 3M its DPM-Solver-2 start). So
+samplers integrate the whole interval from the prior (t = 1) to the data (t = 0) with no start
+shift; the price is that the end steps are first order, which caps the global order on such a path
+at 2 (measured in the tests; the nominal orders show on an interval with finite lambda, e.g. the VP
+models or the flow walked over [0.98, 0.02]).
 """
 
 from __future__ import annotations
