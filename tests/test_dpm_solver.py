@@ -9,7 +9,8 @@ import torch
 
 import rfbench
 from rfbench.errors import InvalidInputError, NotApplicableError
-from rfbench.metrics.convergence import measure_convergence
+from rfbench.metrics import ref_rmse
+from rfbench.metrics.convergence import fit_order, measure_convergence
 from rfbench.models import from_velocity, get_model
 from rfbench.models.analytic import AnalyticGMM
 from rfbench.models.schedules import FLOW
@@ -103,6 +104,72 @@ def test_full_flow_interval_end_steps_cap_the_order():
         assert 1.6 < res.order < 2.3, (sampler, res.order, res.errors)
         assert res.errors[-1] < 1e-4
 
+
+
+
+def test_logsnr_grid_on_the_full_flow_converges_like_log_n_over_n_to_the_order():
+    """On [0, 1] the logsnr grid's lambda-uniform part spans lambda(1 - 1/N) .. lambda(1/N) = -+ln(N - 1),
+    a range growing like 2 ln N, so its step is ~2 ln N / N and an order-p method's error goes like
+    (ln N / N)^p: err N / ln N (DPM-Solver-1) and err N^2 / ln^2 N (DPM-Solver-2) are constant
+    within a few percent while err N^p itself grows by a third or more (README figures)."""
+    model = get_model("analytic-gmm-rf")
+    for sampler, p, nfes in (("dpm-solver-1", 1, [96, 192, 384, 768]), ("dpm-solver-2", 2, [192, 384, 768])):
+        errors = measure_convergence(model, sampler, nfes, n=64, grid="logsnr").errors
+        law = [e * (n / math.log(n)) ** p for n, e in zip(nfes, errors)]
+        plain = [e * n**p for n, e in zip(nfes, errors)]
+        assert max(law) / min(law) < 1.05, (sampler, law, errors)
+        assert plain[-1] > 1.3 * plain[0], (sampler, plain, errors)
+
+# -- explicit grids: the ends walked decide the end treatment, not the model's interval --------------
+
+def _walked_orders(model, sampler, nfe, times):
+    seen = []
+    out = rfbench.sample(model, sampler, nfe, n=8, grid="explicit", grid_options={"times": times},
+                         callback=seen.append)
+    assert out.nfe_measured == out.nfe_expected == nfe
+    return [s["order"] for s in seen]
+
+
+def test_explicit_grid_with_finite_lambda_ends_gets_full_order_steps(gmm_rf):
+    """On the [0, 1] flow model, times [0.98, 0.02] have finite lambda at both ends: no first-order
+    end steps, and corrected 3M takes its DPM-Solver-2 start (one extra NFE: NFE = steps + 1)."""
+    inner = torch.linspace(0.98, 0.02, 13, dtype=torch.float64)
+    for sampler in ("dpm-solver++-3s", "dpm-solver-3"):
+        assert _walked_orders(gmm_rf, sampler, 12, inner) == [3, 3, 3, 3]
+    assert _walked_orders(gmm_rf, "dpm-solver-fast", 12, inner) == [3, 3, 3, 2, 1]
+    assert _walked_orders(gmm_rf, "dpm-solver++-2s", 12, inner) == [2] * 6
+    inner11 = torch.linspace(0.98, 0.02, 12, dtype=torch.float64)
+    assert _walked_orders(gmm_rf, "dpm-solver++-3m-corrected", 12, inner11) == [2, 2] + [3] * 9
+    with pytest.raises(InvalidInputError, match="needs 12 times, got 13"):
+        _walked_orders(gmm_rf, "dpm-solver++-3m-corrected", 12, inner)
+    # diffusers' flow grid: 0.999 (1 - i/N), then 0 -- finite start, infinite end
+    def diffusers_grid(steps):
+        return torch.cat([0.999 * (1 - torch.arange(steps, dtype=torch.float64) / steps), torch.zeros(1).double()])
+    assert _walked_orders(gmm_rf, "dpm-solver++-3s", 12, diffusers_grid(12)) == [3, 3, 3, 2, 1]
+    assert _walked_orders(gmm_rf, "dpm-solver++-3m-corrected", 12, diffusers_grid(11)) == [2, 2] + [3] * 8 + [0]
+    # the whole interval: one first-order (lambda-free) step at each infinite end, no DPM-Solver-2 start
+    full = torch.linspace(1.0, 0.0, 13, dtype=torch.float64)
+    assert _walked_orders(gmm_rf, "dpm-solver++-3s", 12, full) == [1, 3, 3, 3, 1, 1]
+    assert _walked_orders(gmm_rf, "dpm-solver++-3m-corrected", 12, full) == [0, 1, 2] + [3] * 8 + [0]
+
+
+@pytest.mark.parametrize("sampler,low", [("dpm-solver++-3s", 2.8), ("dpm-solver-3", 2.8),
+                                         ("dpm-solver++-3m-corrected", 2.8), ("dpm-solver-3m-corrected", 2.6)])
+def test_explicit_grid_with_finite_lambda_ends_converges_at_third_order(sampler, low, gmm_rf, inner_flow):
+    """The [0, 1] flow model walked on t-uniform explicit grids over [0.98, 0.02] against the
+    reference of the ODE on that interval: third order (before the walked ends decided the end
+    treatment, the first and last steps were first order and the slopes 1.9-2.3)."""
+    model, ref = inner_flow
+    noise = model.sample_prior(64, seed=0, dtype=torch.float64)  # the fixture's noise
+    nfes, errors = [192, 384, 768], []
+    for nfe in nfes:
+        steps = nfe - 1 if "corrected" in sampler else nfe
+        times = torch.linspace(0.98, 0.02, steps + 1, dtype=torch.float64)
+        out = rfbench.sample(gmm_rf, sampler, nfe, noise=noise, grid="explicit", grid_options={"times": times})
+        assert out.nfe_measured == nfe
+        errors.append(ref_rmse(out.x, ref))
+    order = fit_order(nfes, errors)
+    assert low < order < 3.3, (order, errors)
 
 # -- identities ------------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import torch
 
 import rfbench
 from rfbench.errors import InvalidInputError, UnknownNameError
-from rfbench.metrics.convergence import measure_convergence
+from rfbench.metrics.convergence import fit_order, measure_convergence
 from rfbench.models import from_velocity, get_model
 from rfbench.samplers import SAMPLERS, get_sampler, make_grid
 
@@ -134,6 +134,34 @@ def test_karras_grid():
     tv = make_grid("karras", 6, vp)
     assert float(tv[0]) == 1.0 and float(tv[-1]) == pytest.approx(vp.t_min)
 
+
+
+def test_karras_grid_ends_where_the_reference_stops():
+    """A model that cannot be evaluated at t_min: the grid's last noise level before 0 is the model's
+    t_ref_end (sigma 1e-4 for the analytic PFGM++ oracles; EDM's 0.002 for the trained EDM family);
+    sigma_min= still overrides it."""
+    from rfbench.models.families import EDMFlow
+
+    pf = get_model("analytic-pfgmpp-dinf")
+    ts = make_grid("karras", 10, pf)
+    assert float(ts[-1]) == 0.0 and float(ts[-2]) == pf.t_ref_end
+    assert float(ts[-2] / (1 - ts[-2])) == pytest.approx(1e-4, rel=1e-9)
+    assert float(ts[0]) == pf.t_max
+    edm = EDMFlow(torch.nn.Identity(), D=math.inf, sigma_data=0.5, data_shape=(2,), name="edm-test")
+    te = make_grid("karras", 10, edm)
+    assert float(te[-2]) == edm.t_ref_end and float(te[-2] / (1 - te[-2])) == pytest.approx(0.002, rel=1e-9)
+    tf = make_grid("karras", 10, pf, sigma_min=0.002)
+    assert float(tf[-2] / (1 - tf[-2])) == pytest.approx(0.002, rel=1e-9)
+
+
+def test_edm_heun_converges_to_the_reference_on_the_pfgmpp_oracle():
+    """EDM's sampler on the exact D = inf (EDM) oracle, float64: order 2, and from NFE 511 on it lands
+    on the reference to round-off (the grid's final Euler step is the reference's own; with the grid
+    ending at sigma 0.002 instead of the reference's 1e-4 the error stayed at 3.9e-6)."""
+    res = measure_convergence(get_model("analytic-pfgmpp-dinf"), "edm-heun", [63, 127, 255, 511, 1023], n=64,
+                              grid="karras")
+    assert 1.7 < fit_order(res.nfe_measured[:3], res.errors[:3]) < 2.3, res.errors
+    assert max(res.errors[3:]) < 1e-13, res.errors
 
 def test_ddim_is_euler_on_the_flow_path(gmm_rf):
     noise = gmm_rf.sample_prior(64, seed=0, dtype=torch.float64)

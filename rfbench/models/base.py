@@ -135,9 +135,17 @@ class FlowModel(nn.Module):
         generator: torch.Generator | None = None,
         seed: int | None = None,
         device: torch.device | str | None = None,
-        dtype: torch.dtype = torch.float32,
+        dtype: torch.dtype | None = None,
     ) -> torch.Tensor:
-        """``n`` prior samples at t_max, drawn on the CPU in float64 and then cast and moved."""
+        """``n`` prior samples at t_max, drawn on the CPU in float64 and then cast and moved.
+
+        ``dtype`` defaults to the model's: that of its first floating parameter or buffer, float64
+        for a model without any (a velocity function, whose samples and float64 reference should
+        not differ by float32 rounding of the noise).
+        """
+        if dtype is None:
+            floating = (p.dtype for p in [*self.parameters(), *self.buffers()] if p.is_floating_point())
+            dtype = next(floating, torch.float64)
         if self.data_shape is None:
             raise InvalidInputError(
                 f"model {self.name!r} does not know its data shape; pass `noise=` explicitly "

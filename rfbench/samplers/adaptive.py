@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import torch
 from torchdiffeq import odeint
 
+from ..errors import InvalidInputError
 from ..models.base import FlowModel, NFECounter
+from .checks import FirstOutputCheck, non_finite_note, warn_notes
 from .registry import Plan, SamplerSpec, register_sampler
 
 # Global error of dopri5 is ~100x its tolerance on these problems (measured: max endpoint error 3e-8
@@ -33,9 +35,25 @@ def solve_ode(model: FlowModel, x: torch.Tensor, times: torch.Tensor | list[floa
     """States at every time in ``times`` (decreasing, starting where ``x`` lives): (len(times), *x.shape)."""
     times = torch.as_tensor(times, dtype=x.dtype, device=x.device)
     lo, hi = float(times.min()), float(times.max())
-    # The initial-step heuristic probes one trial step ahead, which can land beyond the end of the
-    # interval (t < 0 on a VP path, where sigma(t) is undefined); clamp the time of that probe.
-    return odeint(lambda t, y: model.velocity(y, t.clamp(lo, hi)), x, times, rtol=rtol, atol=atol, method=method)
+    first_bad: list[tuple[float, int]] = []  # (t, samples) of the first non-finite velocity
+
+    def field(t, y):
+        # The initial-step heuristic probes one trial step ahead, which can land beyond the end of the
+        # interval (t < 0 on a VP path, where sigma(t) is undefined); clamp the time of that probe.
+        v = model.velocity(y, t.clamp(lo, hi))
+        if not first_bad and not bool(torch.isfinite(v).all()):
+            first_bad.append((float(t), int((~torch.isfinite(v.reshape(len(v), -1)).all(1)).sum())))
+        return v
+
+    try:
+        return odeint(field, x, times, rtol=rtol, atol=atol, method=method)
+    except AssertionError as exc:  # torchdiffeq's "underflow in dt": the step size collapsed
+        if not first_bad:
+            raise
+        t_bad, n_bad = first_bad[0]
+        raise InvalidInputError(
+            f"model {model.name!r} returned a non-finite velocity for {n_bad} of {len(x)} samples at t = {t_bad:.6g}; "
+            f"{method} cannot integrate through it ({exc})") from None
 
 
 def _finish(model: FlowModel, x: torch.Tensor, end: float) -> torch.Tensor:
@@ -71,7 +89,8 @@ class ReferenceSolution:
     """The accurate ODE solution from given noise.
 
     x_end: endpoint at t_min (shape of the noise, in ``dtype``); nfe: evaluations used;
-    times / states: the trajectory at ``times`` if requested ((T,), (T, *x.shape)).
+    times / states: the trajectory at ``times`` if requested ((T,), (T, *x.shape));
+    notes: what limits its accuracy (a model computing in lower precision, non-finite endpoints).
     """
 
     x_end: torch.Tensor
@@ -82,6 +101,7 @@ class ReferenceSolution:
     dtype: torch.dtype
     times: torch.Tensor | None = None
     states: torch.Tensor | None = None
+    notes: str = ""
 
 
 def model_in_dtype(model: FlowModel, dtype: torch.dtype) -> FlowModel:
@@ -110,11 +130,14 @@ def reference_solution(model: FlowModel, noise: torch.Tensor, *, rtol: float = R
         inner = [float(t) for t in times if end < float(t) < model.t_max]
         grid = [model.t_max, *inner, end]
     start = time.perf_counter()
-    with NFECounter(ref_model) as counter:
+    with FirstOutputCheck(ref_model, "the reference solution") as check, NFECounter(ref_model) as counter:
         states = solve_ode(ref_model, x, grid, rtol=rtol, atol=atol)
         x_end = _finish(ref_model, states[-1], end)
     seconds = time.perf_counter() - start
-    sol = ReferenceSolution(x_end=x_end, nfe=counter.count, seconds=seconds, rtol=rtol, atol=atol, dtype=dtype)
+    notes = warn_notes(check.notes + [non_finite_note(model, x_end, "the reference solution")],
+                       stacklevel=4)  # past torch.no_grad's wrapper, at the caller
+    sol = ReferenceSolution(x_end=x_end, nfe=counter.count, seconds=seconds, rtol=rtol, atol=atol, dtype=dtype,
+                            notes=notes)
     if times is not None:
         sol.times = torch.tensor(grid, dtype=torch.float64)
         sol.states = states

@@ -9,6 +9,7 @@ import torch
 
 from ..errors import InvalidInputError
 from ..models.base import FlowModel, NFECounter
+from .checks import FirstOutputCheck, non_finite_note, warn_notes
 from .grids import make_grid
 from .registry import SamplerSpec, get_sampler
 
@@ -55,6 +56,17 @@ def _model_dtype(model: FlowModel) -> torch.dtype | None:
     return None
 
 
+def _given_span(grid: str | None, grid_options: dict[str, Any] | None) -> tuple[float, float] | None:
+    """(first, last) of the caller's explicit times, which a plan may depend on; None otherwise
+    (named grids run from t_max to t_min; bad times are reported by the explicit grid itself)."""
+    times = (grid_options or {}).get("times") if grid == "explicit" else None
+    try:
+        ts = torch.as_tensor(times, dtype=torch.float64).flatten()
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    return (float(ts[0]), float(ts[-1])) if times is not None and len(ts) >= 2 else None
+
+
 def sample(
     model: FlowModel | str,
     sampler: str | SamplerSpec,
@@ -91,6 +103,10 @@ def sample(
     Returns:
         :class:`SampleResult` with ``.x`` of shape (n, *data_shape).
 
+    The model's first output is checked: a shape other than its input's raises InvalidInputError;
+    an output less precise than the sampling dtype, and samples that are not finite at the end, are
+    warned about and noted in ``info["notes"]`` (naming the model).
+
     Example:
         >>> out = rfbench.sample("analytic-gmm-rf", "heun", nfe=8, n=1000)
         >>> out.x.shape, out.nfe_measured
@@ -115,7 +131,7 @@ def sample(
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
         raise InvalidInputError(f"batch_size must be a positive integer, got {batch_size!r}")
 
-    plan = spec.make_plan(nfe, model, options)
+    plan = spec.make_plan(nfe, model, options, span=_given_span(grid, grid_options))
     if plan.ts is not None:  # the sampler chose its own times (BOSS)
         if grid not in (None, spec.default_grid) or grid_options:
             raise InvalidInputError(
@@ -131,16 +147,21 @@ def sample(
         kwargs["callback"] = callback
     info = dict(plan.info)
     outs, counts = [], []
-    for chunk in (x.split(batch_size) if batch_size else (x,)):
-        with NFECounter(model) as counter:
-            out = spec.fn(model, chunk, ts, **kwargs)
-        if isinstance(out, tuple):  # samplers with auxiliary counts return (x, info)
-            out, extra = out
-            info.update(extra)
-        outs.append(out)
-        counts.append(counter.count)
+    with FirstOutputCheck(model, f"sampler {spec.name!r}") as check:
+        for chunk in (x.split(batch_size) if batch_size else (x,)):
+            with NFECounter(model) as counter:
+                out = spec.fn(model, chunk, ts, **kwargs)
+            if isinstance(out, tuple):  # samplers with auxiliary counts return (x, info)
+                out, extra = out
+                info.update(extra)
+            outs.append(out)
+            counts.append(counter.count)
     if len(set(counts)) > 1:
         info["nfe_per_batch"] = ",".join(map(str, counts))
     measured = counts[0] if len(set(counts)) == 1 else round(sum(counts) / len(counts))
-    return SampleResult(x=torch.cat(outs) if len(outs) > 1 else outs[0], noise=noise, ts=ts, sampler=spec.name,
+    x_out = torch.cat(outs) if len(outs) > 1 else outs[0]
+    notes = warn_notes(check.notes + [non_finite_note(model, x_out, f"{spec.name} at NFE {nfe}")])
+    if notes:
+        info["notes"] = f"{info['notes']}; {notes}" if info.get("notes") else notes
+    return SampleResult(x=x_out, noise=noise, ts=ts, sampler=spec.name,
                         nfe_requested=nfe, nfe_measured=measured, nfe_expected=plan.expected_nfe, info=info, grid=grid)

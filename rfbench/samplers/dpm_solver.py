@@ -26,10 +26,13 @@ step in t). It is the exact limit of DPM-Solver-1 / DPM-Solver++(1): from alpha 
 x_t = sigma_t x_s + alpha_t x0_hat (the "alpha = 0 first step"), into sigma = 0 it returns x0_hat
 (diffusers' final step). Multistep solvers never use a history point at infinite lambda (the limit
 of their formulas as it recedes to lambda = -inf is the lower-order formula), and singlestep plans
-give each infinite-end interval one first-order step. So samplers integrate the whole interval
-from the prior (t = 1) to the data (t = 0) with no start shift; the price is that the end steps
-are first order, which caps the global order on such a path at 2 (measured in the tests; the
-nominal orders show on an interval with finite lambda, e.g. the VP models).
+give each infinite-end interval one first-order step. Which ends are infinite is read from the
+times walked, not from the model's interval: an explicit grid from t = 0.999, or over [0.98, 0.02],
+has a finite first step, which keeps its full order (and corrected 3M its DPM-Solver-2 start). So
+samplers integrate the whole interval from the prior (t = 1) to the data (t = 0) with no start
+shift; the price is that the end steps are first order, which caps the global order on such a path
+at 2 (measured in the tests; the nominal orders show on an interval with finite lambda, e.g. the VP
+models or the flow walked over [0.98, 0.02]).
 """
 
 from __future__ import annotations
@@ -262,10 +265,11 @@ def sample_dpm_singlestep(model: FlowModel, x: torch.Tensor, ts: torch.Tensor, *
 
 # -- plans: NFE -> steps, orders and grid ------------------------------------------------------------
 
-def infinite_ends(model: FlowModel) -> tuple[bool, bool]:
-    """Whether lambda is infinite at t_max (alpha = 0) and at t_min (sigma = 0)."""
-    lam = model.require_schedule("DPM-Solver's data/noise").log_snr(
-        torch.tensor([model.t_max, model.t_min], dtype=torch.float64))
+def infinite_ends(model: FlowModel, span: tuple[float, float] | None = None) -> tuple[bool, bool]:
+    """Whether lambda is infinite at the first and at the last time walked (``span``; default the
+    model's t_max, where alpha may be 0, and t_min, where sigma may be 0)."""
+    span = (model.t_max, model.t_min) if span is None else span
+    lam = model.require_schedule("DPM-Solver's data/noise").log_snr(torch.tensor(span, dtype=torch.float64))
     return bool(torch.isinf(lam[0])), bool(torch.isinf(lam[1]))
 
 
@@ -303,16 +307,28 @@ def _grid_from_options(name: str, options: dict, known: tuple[str, ...]) -> str 
     return SKIP_TYPES[skip] if skip is not None else None
 
 
+def singlestep_orders(n: int, order: int, fast: bool, head: bool, tail: bool) -> list[int]:
+    """Orders of the singlestep steps on a fine grid of n intervals (they sum to n = NFE).
+
+    ``head`` / ``tail``: lambda is infinite at the first / last time walked; each such end gets one
+    first-order step, and the fixed (``fast``: DPM-Solver-fast's) allocation fills the rest.
+    """
+    if n <= head + tail:
+        return [1] * n
+    return [1] * head + (fast_orders if fast else fixed_orders)(n - head - tail, order) + [1] * tail
+
+
+# The plans decide from the span walked, not from the model's interval: on an explicit grid with
+# finite-lambda ends (diffusers' grid from t = 0.999, or [0.98, 0.02] on the flow) no step needs the
+# lambda-free first-order treatment, and the solvers keep their full order.
+
 def _singlestep_plan(name: str, form: str, order: int, fast: bool):
-    def plan(nfe: int, model: FlowModel, options: dict) -> Plan:
+    def plan(nfe: int, model: FlowModel, options: dict, span: tuple[float, float]) -> Plan:
         grid = _grid_from_options(name, options, ("skip_type", "solver_type") + (("order",) if fast else ()))
         k = options.get("order", order)
         if k not in (1, 2, 3):
             raise InvalidInputError(f"sampler {name!r}: order must be 1, 2 or 3, got {k!r}")
-        head, tail = infinite_ends(model)
-        core = max(nfe - head - tail, 0)
-        orders = (fast_orders if fast else fixed_orders)(core, k)
-        orders = [1] * head + orders + [1] * tail if nfe >= head + tail else [1] * nfe
+        orders = singlestep_orders(nfe, k, fast, *infinite_ends(model, span))
         return Plan(steps=sum(orders), expected_nfe=sum(orders), grid=grid,
                     kwargs={"orders": orders, "form": form},
                     grid_options={"logsnr": {"groups": orders}})
@@ -320,9 +336,9 @@ def _singlestep_plan(name: str, form: str, order: int, fast: bool):
 
 
 def _multistep_plan(name: str, form: str, order: int, d2_factor: float = 1.0, corrected_start: bool = False):
-    def plan(nfe: int, model: FlowModel, options: dict) -> Plan:
+    def plan(nfe: int, model: FlowModel, options: dict, span: tuple[float, float]) -> Plan:
         grid = _grid_from_options(name, options, ("skip_type", "solver_type", "lower_order_final"))
-        head, _ = infinite_ends(model)
+        head, _ = infinite_ends(model, span)
         # the DPM-Solver-2 first step needs a finite first interval that is not also the last step
         first_singlestep = corrected_start and not head and nfe >= 3
         return Plan(steps=nfe - first_singlestep, expected_nfe=nfe, grid=grid,
@@ -357,7 +373,7 @@ for _name, _form, _order, _fast, _paper, _desc in _SINGLE:
                        3: "3 (NFE not a multiple of 3: last step order NFE mod 3)"}[_order]),
         paper=_paper, description=_desc + _ENDS, needs="schedule",
         default_grid="logsnr" if _form == "noise" else "uniform",
-        plan=_singlestep_plan(_name, _form, _order, _fast),
+        plan=_singlestep_plan(_name, _form, _order, _fast), plan_on_span=True,
         options={"skip_type": "logSNR" if _form == "noise" else "time_uniform", "solver_type": "midpoint",
                  **({"order": 3} if _fast else {})},
     ))
@@ -384,7 +400,7 @@ for _name, _form, _order, _true_order, _d2, _corr, _paper, _desc in _MULTI:
                         "; 3M as in the official code: order 2 (notes §5.4)" if _order == 3 else ""),
         description=_desc + " Warm-up with lower orders; lower_order_final for < 10 steps." + _ENDS,
         needs="schedule", default_grid="logsnr" if _form == "noise" else "uniform",
-        plan=_multistep_plan(_name, _form, _order, _d2, _corr),
+        plan=_multistep_plan(_name, _form, _order, _d2, _corr), plan_on_span=True,
         options={"skip_type": "logSNR" if _form == "noise" else "time_uniform", "solver_type": "midpoint",
                  "lower_order_final": True},
     ))

@@ -39,7 +39,7 @@ def grid_uniform(n_steps: int, model: FlowModel) -> torch.Tensor:
 
 
 @register_grid("karras")
-def grid_karras(n_steps: int, model: FlowModel, rho: float = 7.0, sigma_min: float = 0.002,
+def grid_karras(n_steps: int, model: FlowModel, rho: float = 7.0, sigma_min: float | None = None,
                 sigma_max: float = 80.0) -> torch.Tensor:
     """EDM's rho-schedule (Karras et al. 2022, eq. 5) in the noise-to-signal ratio s = sigma/alpha.
 
@@ -48,11 +48,20 @@ def grid_karras(n_steps: int, model: FlowModel, rho: float = 7.0, sigma_min: flo
     path at t = 1: the grid then starts at t_max itself); s_lo = max(s(t_min), sigma_min). When
     s(t_min) < sigma_min (the flow path ends at s = 0), the grid ends ..., s_lo, t_min: EDM's final
     step to sigma = 0.
+
+    ``sigma_min`` defaults to the model's last evaluable noise level where it cannot be evaluated at
+    t_min: s(t_ref_end), where the reference solution stops and takes the same final Euler step (EDM's
+    0.002 for the trained EDM / PFGM++ models, 1e-4 for the analytic PFGM++ oracles), so the grid's
+    last step and the reference's coincide and the sampler converges to the reference itself; else
+    EDM's published 0.002.
     """
     sched = model.require_schedule("a Karras (sigma/alpha) grid")
     t_hi = torch.tensor(model.t_max, dtype=torch.float64)
     t_lo = torch.tensor(model.t_min, dtype=torch.float64)
     s_of = lambda t: torch.exp(-sched.log_snr(t))  # noqa: E731
+    at_ref_end = sigma_min is None and not model.eval_at_t_min
+    if sigma_min is None:
+        sigma_min = float(s_of(torch.tensor(model.t_ref_end, dtype=torch.float64))) if at_ref_end else 0.002
     s_hi = s_of(t_hi)
     s_hi = s_hi if torch.isfinite(s_hi) else torch.tensor(sigma_max, dtype=torch.float64)
     s_lo_model = s_of(t_lo) if model.t_min > 0 else torch.tensor(0.0, dtype=torch.float64)
@@ -66,6 +75,8 @@ def grid_karras(n_steps: int, model: FlowModel, rho: float = 7.0, sigma_min: flo
     ts = sched.t_of_log_snr(-torch.log(s))
     ts[0] = model.t_max
     if append_end:
+        if at_ref_end:
+            ts[-1] = model.t_ref_end  # exactly, not through s and back
         ts = torch.cat([ts, t_lo[None]])
     else:
         ts[-1] = model.t_min

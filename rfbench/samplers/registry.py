@@ -56,6 +56,9 @@ class SamplerSpec:
     plan: ``plan(nfe, model, options) -> Plan``.
     needs: "velocity" (any model) or "schedule" (needs data/noise predictions).
     adaptive: True for error-controlled solvers (NFE is an outcome, not a request).
+    plan_on_span: the plan depends on the ends of the times walked (DPM-Solver: which steps touch
+        infinite lambda); it is called as ``plan(nfe, model, options, span=(t_first, t_last))``,
+        the model's (t_max, t_min) unless the caller gives the times (the explicit grid).
     """
 
     name: str
@@ -69,8 +72,12 @@ class SamplerSpec:
     needs: str = "velocity"
     adaptive: bool = False
     options: dict[str, Any] = field(default_factory=dict)
+    plan_on_span: bool = False
 
-    def make_plan(self, nfe: int | None, model: FlowModel, options: dict) -> Plan:
+    def make_plan(self, nfe: int | None, model: FlowModel, options: dict,
+                  span: tuple[float, float] | None = None) -> Plan:
+        """The plan for ``nfe`` on ``model``; ``span``: the first and last time walked, where known
+        before the grid is made (explicit times), else the model's (t_max, t_min)."""
         if self.needs == "schedule":
             model.require_schedule(f"the data/noise predictions {self.name!r} needs")
         if self.adaptive:
@@ -87,6 +94,8 @@ class SamplerSpec:
         if nfe > MAX_NFE:
             raise InvalidInputError(f"nfe for sampler {self.name!r} must be at most {MAX_NFE:,}, got {nfe:,} "
                                     "(rfbench.samplers.registry.MAX_NFE)")
+        if self.plan_on_span:
+            return self.plan(nfe, model, options, span=span if span is not None else (model.t_max, model.t_min))
         return self.plan(nfe, model, options)
 
     def identity(self) -> str:
