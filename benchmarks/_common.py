@@ -7,6 +7,7 @@ installed there (``pip install -c constraints.txt -e .``); asv clears PYTHONPATH
 from __future__ import annotations
 
 import os
+import time
 
 import torch
 
@@ -28,6 +29,57 @@ SPEED_BATCH = 4096
 def pin_threads() -> None:
     """Benchmarks measure one configuration: torch threads fixed (RFBENCH_ASV_THREADS, default 2)."""
     torch.set_num_threads(int(os.environ.get("RFBENCH_ASV_THREADS", "2")))
+
+
+# speed gate: CPU-time ratios, work and calibration alternated in one process (see cpu_ratio)
+RATIO_REPEATS = 7  # alternations for calls of milliseconds; seconds-long suites use fewer
+
+
+def cpu_ratio(work, calibration, repeats: int = RATIO_REPEATS) -> float:
+    """min CPU seconds of ``work()`` / min CPU seconds of ``calibration()``, alternated ``repeats`` times.
+
+    The speed gate's unit. The machine's speed cancels in the ratio, and measuring CPU time of a
+    single-threaded process (``single_thread()`` in setup) keeps a busy machine out of it: time spent
+    waiting for a core is not CPU time, and with one thread no torch worker spins at a barrier while
+    its sibling waits for a core (with 2 threads on a loaded 2-core machine 8 network calls took 20x
+    longer in wall clock). Minima: interference only ever adds time.
+    """
+    w, c = [], []
+    for _ in range(repeats):
+        c.append(_cpu_seconds(calibration))
+        w.append(_cpu_seconds(work))
+    return min(w) / min(c)
+
+
+def _cpu_seconds(fn) -> float:
+    t0 = time.process_time()
+    fn()
+    return time.process_time() - t0
+
+
+def single_thread() -> None:
+    """Ratio benchmarks run single-threaded (each asv benchmark is its own process)."""
+    torch.set_num_threads(1)
+
+
+class ReferenceWorkload:
+    """The calibration of suite ratios: ``calls`` forward passes of a fixed, seeded MLP (2-256-256-2,
+    batch 4096; plain torch, no rfbench code, so a change to rfbench cannot move it)."""
+
+    def __init__(self, calls: int = 32):
+        gen = torch.Generator().manual_seed(0)
+        self.net = torch.nn.Sequential(torch.nn.Linear(2, 256), torch.nn.SiLU(), torch.nn.Linear(256, 256),
+                                       torch.nn.SiLU(), torch.nn.Linear(256, 2))
+        with torch.no_grad():
+            for p in self.net.parameters():
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
+        self.x = torch.randn(4096, 2, generator=gen)
+        self.calls = calls
+
+    @torch.no_grad()
+    def __call__(self) -> None:
+        for _ in range(self.calls):
+            self.net(self.x)
 
 
 def speed_applies(model: str, sampler: str) -> bool:
