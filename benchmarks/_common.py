@@ -36,18 +36,27 @@ RATIO_REPEATS = 7  # alternations for calls of milliseconds; seconds-long suites
 
 
 def cpu_ratio(work, calibration, repeats: int = RATIO_REPEATS) -> float:
-    """min CPU seconds of ``work()`` / min CPU seconds of ``calibration()``, alternated ``repeats`` times.
+    """min CPU seconds of ``work()`` / min CPU seconds of ``calibration()``, alternated ``repeats`` times,
+    single-threaded (torch, and numpy's BLAS and OpenMP pools, restored afterwards).
 
-    The speed gate's unit. The machine's speed cancels in the ratio, and measuring CPU time of a
-    single-threaded process (``single_thread()`` in setup) keeps a busy machine out of it: time spent
-    waiting for a core is not CPU time, and with one thread no torch worker spins at a barrier while
-    its sibling waits for a core (with 2 threads on a loaded 2-core machine 8 network calls took 20x
-    longer in wall clock). Minima: interference only ever adds time.
+    The speed gate's unit. The machine's speed cancels in the ratio, and the process's CPU time with one
+    thread keeps a busy machine out of it: time spent waiting for a core is not CPU time, and no worker
+    thread spins (burning CPU time) at a barrier while its sibling waits for a core. On a loaded 2-core
+    machine, with 2 threads, 8 network calls of the GMM oracle took 20x longer in wall clock than with
+    one. Minima: interference only ever adds time.
     """
+    from threadpoolctl import threadpool_limits  # scikit-learn's dependency
+
+    threads = torch.get_num_threads()
     w, c = [], []
-    for _ in range(repeats):
-        c.append(_cpu_seconds(calibration))
-        w.append(_cpu_seconds(work))
+    try:
+        torch.set_num_threads(1)
+        with threadpool_limits(1):
+            for _ in range(repeats):
+                c.append(_cpu_seconds(calibration))
+                w.append(_cpu_seconds(work))
+    finally:
+        torch.set_num_threads(threads)
     return min(w) / min(c)
 
 
@@ -55,11 +64,6 @@ def _cpu_seconds(fn) -> float:
     t0 = time.process_time()
     fn()
     return time.process_time() - t0
-
-
-def single_thread() -> None:
-    """Ratio benchmarks run single-threaded (each asv benchmark is its own process)."""
-    torch.set_num_threads(1)
 
 
 class ReferenceWorkload:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from ._common import (SPEED_BATCH, SPEED_MODELS, SPEED_NFE, catalogue, cpu_ratio, load_model, pin_threads,
-                      single_thread, speed_applies)
+                      speed_applies)
 
 
 def _prepare(bench, model: str, sampler: str) -> None:
@@ -62,15 +62,15 @@ class Sampling:
 
 class SamplingRatio:
     """One sampling call (NFE 8; adaptive samplers: their own NFE) over 8 bare calls ``model(x, t)`` of the
-    same model on the same batch: 1.0 plus the sampler's overhead, times NFE 8 / 8 for fixed-step
-    samplers; a sampler doing 3x the work reads 3x (whether the work is network calls or not)."""
+    same model on the same batch, in CPU time (``cpu_ratio``). A fixed-step sampler reads 1 plus its own
+    overhead; one doing 3x the work reads 3x, whether the work is network calls or not (the unit is fixed
+    at 8 calls, not the measured NFE)."""
 
     params = (SPEED_MODELS, catalogue())
     param_names = ["model", "sampler"]
     timeout = 600
 
     def setup(self, model, sampler):
-        single_thread()
         _prepare(self, model, sampler)
         # the bare calls run in the dtype rfbench.sample runs in: the model's (float64 for the oracles)
         dtype = next((p.dtype for p in [*self.model.parameters(), *self.model.buffers()] if p.is_floating_point()),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tempfile
 
-from ._common import ReferenceWorkload, cpu_ratio, pin_threads, single_thread
+from ._common import ReferenceWorkload, cpu_ratio, pin_threads
 
 
 class _Once:
@@ -54,7 +54,6 @@ class Toy2dSweepRatio(_Toy2d):
     timeout = 600
 
     def setup(self):
-        single_thread()
         super().setup()
         self.reference = ReferenceWorkload()
 
@@ -106,7 +105,6 @@ class DigitsStatsRatio(_Digits):
     timeout = 600
 
     def setup(self):
-        single_thread()
         super().setup()
         self.reference = ReferenceWorkload()
 

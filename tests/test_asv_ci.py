@@ -19,7 +19,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS, SAMPLERS = ["analytic-gmm-rf"], ["euler", "heun"]
@@ -85,13 +84,11 @@ def slow_euler(monkeypatch):
 @pytest.fixture
 def speed():
     sys.path.insert(0, str(ROOT))
-    threads = torch.get_num_threads()
     try:
         import benchmarks.speed as sp
     finally:
         sys.path.remove(str(ROOT))
-    yield sp
-    torch.set_num_threads(threads)  # the ratio benchmarks run single-threaded
+    return sp
 
 
 def as_benchmarks(values: dict) -> dict:
