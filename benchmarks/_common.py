@@ -7,6 +7,7 @@ installed there (``pip install -c constraints.txt -e .``); asv clears PYTHONPATH
 from __future__ import annotations
 
 import os
+import statistics
 import time
 
 import torch
@@ -36,28 +37,31 @@ RATIO_REPEATS = 7  # alternations for calls of milliseconds; seconds-long suites
 
 
 def cpu_ratio(work, calibration, repeats: int = RATIO_REPEATS) -> float:
-    """min CPU seconds of ``work()`` / min CPU seconds of ``calibration()``, alternated ``repeats`` times,
-    single-threaded (torch, and numpy's BLAS and OpenMP pools, restored afterwards).
+    """The median over ``repeats`` alternations of CPU seconds of ``work()`` / CPU seconds of the
+    ``calibration()`` run just before it; single-threaded (torch, and numpy's BLAS and OpenMP pools,
+    restored afterwards).
 
     The speed gate's unit. The machine's speed cancels in the ratio, and the process's CPU time with one
     thread keeps a busy machine out of it: time spent waiting for a core is not CPU time, and no worker
-    thread spins (burning CPU time) at a barrier while its sibling waits for a core. On a loaded 2-core
-    machine, with 2 threads, 8 network calls of the GMM oracle took 20x longer in wall clock than with
-    one. Minima: interference only ever adds time.
+    thread spins (burning CPU time) at a barrier while its sibling waits for a core (on a loaded 2-core
+    machine 8 network calls of the GMM oracle took 20x longer in wall clock with 2 threads than with 1).
+    What is left, other processes' use of caches and memory bandwidth, drifts: a pair run back to back
+    shares it, and the median drops the pairs a burst hit (on a 2-core machine at load 20, the median of
+    pair ratios moved by at most 1.22x between runs, min(work) / min(calibration) by 1.57x).
     """
     from threadpoolctl import threadpool_limits  # scikit-learn's dependency
 
     threads = torch.get_num_threads()
-    w, c = [], []
+    ratios = []
     try:
         torch.set_num_threads(1)
         with threadpool_limits(1):
             for _ in range(repeats):
-                c.append(_cpu_seconds(calibration))
-                w.append(_cpu_seconds(work))
+                c = _cpu_seconds(calibration)
+                ratios.append(_cpu_seconds(work) / c)
     finally:
         torch.set_num_threads(threads)
-    return min(w) / min(c)
+    return statistics.median(ratios)
 
 
 def _cpu_seconds(fn) -> float:
