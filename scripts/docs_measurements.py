@@ -3,6 +3,7 @@ the pseudo-corrector and BOSS's grid on the exact oracle models. CPU, float64, a
 
     python scripts/docs_measurements.py            # every table
     python scripts/docs_measurements.py 3m         # only the 3M tables (docs/dpm-solver-3m.md)
+    python scripts/docs_measurements.py 3m-asymptotic   # the first step at NFE 768-6144 (not in "every")
 
 Every number is an error against a float64 dopri5 reference (rtol = atol = 1e-12) from the same
 noise (64 prior draws, seed 0), on a model whose velocity is exact, so it is pure discretisation
@@ -100,6 +101,21 @@ def three_m_tables(orc) -> None:
             print()
 
 
+def three_m_asymptotic(orc) -> None:
+    nfes = [768, 1536, 3072, 6144]
+    print("## 3M with the consistent coefficient: first-order vs DPM-Solver-2 first step, NFE 768-6144\n")
+    print("| oracle, form | first step | " + " | ".join(f"NFE {n}" for n in nfes) + " | order |")
+    print("|---|---|" + "---|" * (len(nfes) + 1))
+    for name in ("flow [0.02, 0.98]", "vp [1e-3, 1]"):
+        model, noise, ref, _ = orc[name]
+        for form in ("data", "noise"):
+            for label, start in (("first order", False), ("DPM-Solver-2", True)):
+                errs, counted = zip(*(_run_3m_variant(model, noise, ref, n, form, 2.0, start) for n in nfes))
+                print(f"| {name}, {form} | {label} | " + " | ".join(f"{e:.3e}" for e in errs)
+                      + f" | {fit_order(list(counted), list(errs)):.2f} |")
+    print()
+
+
 def others(orc) -> None:
     print("## RF-Solver, Heun, midpoint identity, pseudo-corrector (flow [0, 1], uniform grid)\n")
     model, noise, ref, _ = orc["flow [0, 1]"]
@@ -143,6 +159,8 @@ def main(argv: list[str]) -> int:
         dpm_table(orc)
     if "3m" in which:
         three_m_tables(orc)
+    if "3m-asymptotic" in which:
+        three_m_asymptotic(orc)
     if "others" in which:
         others(orc)
     if "boss" in which:
