@@ -21,7 +21,8 @@ DPM = [n for n in SAMPLERS if n.startswith("dpm-solver")]
 
 
 def flow_gmm_inner(t_min=0.02, t_max=0.98):
-    """The analytic GMM flow on [t_min, t_max], where lambda is finite at both ends (notes §9)."""
+    """The analytic GMM flow on [t_min, t_max], where lambda is finite at both ends
+    (docs/dpm-solver.md#measured-orders)."""
     model = AnalyticGMM(None, FLOW, t_min=t_min, name="analytic-gmm-rf-inner").double()
     model.t_max = t_max
     return model
@@ -31,7 +32,8 @@ def flow_gmm_inner(t_min=0.02, t_max=0.98):
 
 NFE_MULTI = [96, 192, 384, 768]
 NFE_SINGLE = [96, 192, 384, 768]  # multiples of 2 and 3: fixed-order steps only
-NFE_FAST3 = [95, 191, 383, 767]  # NFE mod 3 = 2: DPM-Solver-fast is [3, ..., 3, 2] (order 3, notes §5.8)
+# NFE mod 3 = 2: DPM-Solver-fast is [3, ..., 3, 2], order 3 (docs/dpm-solver.md#the-fast-order-allocation)
+NFE_FAST3 = [95, 191, 383, 767]
 
 ORDERS = [
     ("dpm-solver-1", 1, NFE_SINGLE, {}),
@@ -177,7 +179,7 @@ def test_explicit_grid_with_finite_lambda_ends_converges_at_third_order(sampler,
 @pytest.mark.parametrize("interval", ["full", "inner"])
 def test_first_order_is_euler_in_t_on_a_linear_flow(sampler, interval):
     """x_t = (sigma_t/sigma_s) x - alpha_t expm1(-h) x0_hat equals x + (t - s) v for alpha = 1 - t,
-    sigma = t (notes §5.7); on the full interval the end steps go through the lambda-free form."""
+    sigma = t (docs/dpm-solver.md#flow-models); on the full interval the end steps go through the lambda-free form."""
     model = get_model("analytic-gmm-rf").double() if interval == "full" else flow_gmm_inner()
     noise = model.sample_prior(128, seed=1, dtype=torch.float64)
     for grid in ("uniform", "logsnr"):
@@ -222,10 +224,10 @@ def test_model_without_schedule_is_not_applicable():
             rfbench.sample(user, sampler, 4, n=4)
 
 
-# -- fast allocation, grids, lower-order final (notes §5.5, §5.6) --------------------------------------
+# -- fast allocation, grids, lower-order final (docs/dpm-solver.md#time-grids-and-skip-types) ------------
 
 def test_fast_order_allocation_table():
-    # notes §5.6, written out: order 3 by n mod 3, order 2 by parity, order 1
+    # docs/dpm-solver.md#the-fast-order-allocation, written out: order 3 by n mod 3, order 2 by parity, order 1
     assert fast_orders(6, 3) == [3, 2, 1]  # n mod 3 = 0: K = 3, [3]*(K-2) + [2, 1]
     assert fast_orders(9, 3) == [3, 3, 2, 1]
     assert fast_orders(10, 3) == [3, 3, 3, 1]  # n mod 3 = 1: [3]*(K-1) + [1]
@@ -253,7 +255,8 @@ def test_fast_plan_on_vp_and_flow():
 
 
 def test_logsnr_fast_grid_has_equal_outer_intervals_and_official_r():
-    """logSNR skip: K outer intervals uniform in lambda, r1 = 1/2 or r1, r2 = 1/3, 2/3 inside (§5.6)."""
+    """logSNR skip: K outer intervals uniform in lambda, r1 = 1/2 or r1, r2 = 1/3, 2/3 inside
+    (docs/dpm-solver.md#time-grids-and-skip-types)."""
     model = get_model("analytic-gmm-vp")
     orders = fast_orders(11, 3)
     ts = make_grid("logsnr", 11, model, groups=orders)
@@ -267,7 +270,8 @@ def test_logsnr_fast_grid_has_equal_outer_intervals_and_official_r():
 
 
 def test_time_uniform_fast_outer_points_are_cumsum_of_the_fine_grid():
-    """Other skip types: an NFE-step grid, outer points at the cumulative sums of the orders (§5.6)."""
+    """Other skip types: an NFE-step grid, outer points at the cumulative sums of the orders
+    (docs/dpm-solver.md#time-grids-and-skip-types)."""
     model = get_model("analytic-gmm-vp").double()
     noise = model.sample_prior(8, seed=0, dtype=torch.float64)
     seen = []

@@ -21,7 +21,7 @@ H8P9R5 is ``nfe=25, n_h=8, n_r=5``. nfe = 1 is not applicable (the first step is
 **Refiner** r_phi(x, t, v) -> velocity offset: :class:`VectorRefiner` (MLP on [x, v, Fourier(t)])
 or :class:`ConvRefiner` (3 conv layers on the channel concatenation [x, v], for images); the last
 layer starts at zero (as the paper's adaLN-Zero block), so an untrained refiner hands v on unchanged.
-Training (§8.3 of the notes, adapted to rfbench time, data-free):
+Training (docs/flowturbo.md#training: the official target adapted to rfbench time, data-free):
 
 1. states x_t on the model's own trajectories (Heun, ``pool_steps`` steps from prior noise),
    linearly interpolated to t ~ U on the grid intervals; so any model trains one, analytic models

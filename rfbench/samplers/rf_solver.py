@@ -6,7 +6,7 @@ The step from t to t + h (h < 0 when sampling) expands the exact solution to sec
     x(t + h) = x + h v(x, t) + h^2/2 dv/dt + O(h^3),
 
 with the total time derivative dv/dt = d/dt v(x(t), t) estimated by a finite difference along a
-half Euler step (the official code's probe; notes §6.2):
+half Euler step (the official code's probe; docs/rf-solver.md#the-update):
 
     x_mid = x + h/2 v(x, t),    dv/dt ~ (v(x_mid, t + h/2) - v(x, t)) / (h/2).
 
@@ -84,7 +84,7 @@ def invert(model: FlowModel, x_data: torch.Tensor, nfe: int, *, sampler: str = "
     """Map data to noise: solve the model's ODE from t_min up to t_max with ``sampler`` and ``nfe``.
 
     The grid is the sampler's sampling grid for this NFE, reversed, so inverting and then sampling
-    with the same settings visits the same times (RF-Solver's editing protocol, notes §6.3).
+    with the same settings visits the same times (RF-Solver's editing protocol, docs/rf-solver.md#inversion).
 
     Args:
         model: a model that can be evaluated at t_min (the inversion starts there).
