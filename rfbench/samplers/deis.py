@@ -21,7 +21,9 @@ axis), so each panel is exact to round-off; the official code uses a 10,000-poin
 ``DEISMultistepScheduler`` (``solver_type="logrho"``) and, at k = 2, DPM-Solver-2M's "taylor" update
 (both tested). The paper's rhoAB-DEIS (polynomial in sigma/alpha) is not offered.
 
-Warm-up: step i has order at most i + 1. ``lower_order_final`` (off by default, as in the official
+Warm-up: step i has order at most i + 1 (the first-order first step limits order 3 to 2 only in the
+limit: its local error is ~ h^2 dm/dl at the noise end, where the predictions barely change; measured
+order 2.98 at 768..6144 NFE on the VP oracle). ``lower_order_final`` (off by default, as in the official
 code) is diffusers' rule: below 15 steps the last step is first order and the one before at most
 second order. One evaluation per step, none at the final time: NFE = steps.
 
