@@ -107,10 +107,8 @@ def test_orders_on_the_gmm_oracles(oracle):
     nfes = [96, 192, 384, 768]
     for sampler, options, lo, hi in [
         ("unipc-1", {}, 1.8, 2.2),
-        ("unipc-2", {"lower_order_final": False, "corrector": False}, 1.8, 2.2),
         ("unipc-2", {"lower_order_final": False}, 2.8, 3.2),
         ("unipc-2", {"lower_order_final": False, "variant": "bh1", "form": "noise"}, 2.8, 3.2),
-        ("unipc-3", {"lower_order_final": False}, 3.4, 4.2),
         ("unipc-3", {"lower_order_final": False, "variant": "bh1", "form": "noise"}, 3.4, 4.2),
         ("unipc-3", {}, 1.8, 2.6),
     ]:
