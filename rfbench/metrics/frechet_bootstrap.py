@@ -34,6 +34,8 @@ from .uncertainty import (_TAG, DEFAULT_LEVEL, BootstrapPlan, Interval, Replicat
                           influence_from_jackknife, jackknife_groups)
 
 MEMORY_PER_BATCH = 256 * 2**20  # bytes of d x d matrices handled at once in the eigenvalue batches
+SMALL_D = 512  # feature dimensions up to this run single-threaded on the CPU
+MAX_GRAM = 4096  # per-sample bootstrap keeps the K x K Gram matrix of the samples up to this K
 
 
 # -- mergeable statistics -------------------------------------------------------------------------
@@ -177,6 +179,24 @@ def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
     return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
 
 
+class _single_thread:
+    """Small problems (d <= SMALL_D) run single-threaded on the CPU: their many small tensor ops and
+    batched 100-dim eigendecompositions gain nothing from threads, and on a busy machine the thread
+    team's spinning made them 50x slower (measured: 200 replicates at d = 128, 0.5 s CPU on one
+    thread vs 29 s on two; docs/uncertainty.md)."""
+
+    def __init__(self, active: bool):
+        self.active = active
+
+    def __enter__(self):
+        self.saved = torch.get_num_threads()
+        if self.active:
+            torch.set_num_threads(1)
+
+    def __exit__(self, *exc):
+        torch.set_num_threads(self.saved)
+
+
 def _trace_sqrt_psd(mats: torch.Tensor) -> torch.Tensor:
     """sum sqrt(eig) of a batch of symmetric PSD matrices; eigenvalues below d eps lambda_max (round-off
     around structural zeros) count as 0."""
@@ -194,28 +214,47 @@ class FrechetBootstrap:
 
     def __init__(self, blocks: Sequence[MomentStats], reference, *, device: str | torch.device = "cpu"):
         blocks = list(blocks)
-        if len(blocks) < 2:
-            raise InvalidInputError(f"need at least 2 blocks of features to resample, got {len(blocks)}")
-        ref = _coerce(reference)
-        d = ref.dim
-        if any(b.dim != d for b in blocks):
-            raise InvalidInputError(f"block features have dimension {blocks[0].dim}, the reference {d}")
         if any(b.n < 1 for b in blocks):
             raise InvalidInputError("every block needs at least one sample")
+        self._setup(np.array([b.n for b in blocks], np.float64), np.stack([b.mean for b in blocks]) if blocks else None,
+                    blocks, reference, device)
+
+    @classmethod
+    def from_features(cls, features, reference, *, block_size: int = 1,
+                      device: str | torch.device = "cpu") -> FrechetBootstrap:
+        """From the features themselves (n, d): blocks of ``block_size`` consecutive samples (1: the
+        bootstrap over samples, without building a d x d matrix per sample)."""
+        if _check_int("block_size", block_size, 1) > 1:
+            return cls(block_stats(features, block_size), reference, device=device)
+        x = _array64(features)
+        self = cls.__new__(cls)
+        self._setup(np.ones(len(x)), x, None, reference, device)
+        return self
+
+    def _setup(self, n_k: np.ndarray, mu: np.ndarray | None, blocks, reference, device) -> None:
+        if mu is None or len(mu) < 2:
+            raise InvalidInputError(f"need at least 2 blocks of features to resample, got {0 if mu is None else len(mu)}")
+        ref = _coerce(reference)
+        d = ref.dim
+        if mu.shape[1] != d:
+            raise InvalidInputError(f"features have dimension {mu.shape[1]}, the reference {d}")
         dev = torch.device(device)
         f64 = torch.float64
-        self.device, self.d, self.K = dev, d, len(blocks)
-        self.n_k = np.array([b.n for b in blocks], np.float64)
+        self.device, self.d, self.K = dev, d, len(mu)
+        self.n_k = n_k
         self.N = int(self.n_k.sum())
         r = _psd_sqrt(ref.sigma)
-        self._mu_ref = torch.as_tensor(ref.mu, dtype=f64, device=dev)
+        shift = self.n_k @ mu / self.N  # block means are kept relative to the overall mean (no cancellation)
+        mu_c = mu - shift
+        self._offset = torch.as_tensor(shift - ref.mu, dtype=f64, device=dev)
         self._tr_ref = float(np.trace(ref.sigma))
-        mu = np.stack([b.mean for b in blocks])
-        self._mu = torch.as_tensor(mu, dtype=f64, device=dev)                        # (K, d)
-        self._rmu = torch.as_tensor(mu @ r, dtype=f64, device=dev)                   # (K, d), rows R mu_k
+        self._mu = torch.as_tensor(mu_c, dtype=f64, device=dev)                     # (K, d)
+        self._sq = (self._mu**2).sum(1)                                              # |mu_k - shift|^2
+        self._z = torch.as_tensor(mu_c @ r, dtype=f64, device=dev)                   # (K, d), rows R (mu_k - shift)
         self._r = torch.as_tensor(r, dtype=f64, device=dev)
         self._nk = torch.as_tensor(self.n_k, dtype=f64, device=dev)
         self.singletons = bool(np.all(self.n_k == 1))
+        self._gram = self._z @ self._z.T if self.singletons and self.K <= MAX_GRAM else None
         if self.singletons:
             self._rwr = None
             self._trw = torch.zeros(self.K, dtype=f64, device=dev)
@@ -224,8 +263,8 @@ class FrechetBootstrap:
             self._rwr = torch.empty((self.K, d, d), dtype=f64, device=dev)
             for k, b in enumerate(blocks):  # one block at a time: peak memory stays K d^2
                 self._rwr[k] = self._r @ torch.as_tensor(b.scatter, dtype=f64, device=dev) @ self._r
-        gram = self.singletons and self.K < d
-        self._batch = max(1, min(64, MEMORY_PER_BATCH // (8 * (self.K if gram else d) ** 2)))
+        size = min(self.K, d) if self._gram is not None else d
+        self._batch = max(1, min(64, MEMORY_PER_BATCH // (8 * size**2 + 8 * self.K * d)))
 
     def values(self, counts, ddof: int = 1) -> np.ndarray:
         """FD of the statistics with block multiplicities ``counts`` (C, K) (or (K,)): (C,) float64.
@@ -233,20 +272,32 @@ class FrechetBootstrap:
         c_all = torch.as_tensor(np.atleast_2d(np.asarray(counts, np.float64)), dtype=torch.float64, device=self.device)
         if c_all.shape[1] != self.K:
             raise InvalidInputError(f"counts over {c_all.shape[1]} blocks, expected {self.K}")
+        with _single_thread(self.device.type == "cpu" and self.d <= SMALL_D):
+            return self._values(c_all, ddof)
+
+    def _values(self, c_all: torch.Tensor, ddof: int) -> np.ndarray:
         out = []
         for c in c_all.split(self._batch):
             wk = c * self._nk                                     # (C, K) samples per block in the replicate
             N = wk.sum(1)
-            m = wk @ self._mu / N[:, None]                        # (C, d)
-            mean_term = ((m - self._mu_ref) ** 2).sum(1)
-            dev = self._mu[None] - m[:, None]                     # (C, K, d)
-            tr_s = (c @ self._trw + (wk[:, :, None] * dev**2).sum((1, 2))) / (N - ddof)
-            rdev = self._rmu[None] - (m @ self._r)[:, None]       # (C, K, d): R (mu_k - m)
-            scaled = rdev * wk.sqrt()[:, :, None]
-            if self.singletons and self.K < self.d:               # same non-zero eigenvalues, K x K
-                mats = scaled @ scaled.transpose(1, 2)
+            m = wk @ self._mu / N[:, None]                        # (C, d), relative to the overall mean
+            mean_term = ((m + self._offset) ** 2).sum(1)
+            tr_s = (c @ self._trw + wk @ self._sq - N * (m**2).sum(1)) / (N - ddof)
+            rm = m @ self._r                                      # (C, d)
+            P = int((c > 0).sum(1).max())
+            if self._gram is not None and P < self.d:
+                # only the P distinct samples of each replicate (padded with weight 0) enter; the
+                # non-zero eigenvalues of sum_k w_k (z_k - rm)(z_k - rm)^T are those of the P x P
+                # matrix sqrt(w_i w_j) (z_i - rm).(z_j - rm), built from the precomputed Gram z z^T
+                w_sel, idx = torch.sort(wk, dim=1, descending=True)
+                w_sel, idx = w_sel[:, :P], idx[:, :P]
+                g = self._gram[idx[:, :, None], idx[:, None, :]]               # (C, P, P)
+                h = torch.einsum("cpd,cd->cp", self._z[idx], rm)              # z_i . rm
+                sq = (rm**2).sum(1)
+                sw = w_sel.sqrt()
+                mats = (g - h[:, :, None] - h[:, None, :] + sq[:, None, None]) * sw[:, :, None] * sw[:, None, :]
             else:
-                mats = scaled.transpose(1, 2) @ scaled
+                mats = torch.einsum("ck,ki,kj->cij", wk, self._z, self._z) - N[:, None, None] * rm[:, :, None] * rm[:, None, :]
                 if self._rwr is not None:
                     mats = mats + torch.einsum("ck,kij->cij", c, self._rwr)
             mats = mats / (N - ddof)[:, None, None]

@@ -23,6 +23,7 @@ docs/uncertainty.md.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -62,6 +63,23 @@ def _replicate_indices(n: int, seed: int, b: int) -> np.ndarray:
     return np.minimum((u * n).astype(np.int64), n - 1)
 
 
+def _counts(n: int, seed: int, start: int, stop: int) -> np.ndarray:
+    out = np.empty((max(0, stop - start), n), np.int32)
+    for row, b in enumerate(range(start, stop)):
+        out[row] = np.bincount(_replicate_indices(n, seed, b), minlength=n)
+    return out
+
+
+_MEMO_ELEMENTS = 1 << 20  # counts blocks up to 4 MB are memoised
+
+
+@functools.lru_cache(maxsize=32)
+def _counts_memo(n: int, seed: int, start: int, stop: int) -> np.ndarray:
+    out = _counts(n, seed, start, stop)
+    out.flags.writeable = False
+    return out
+
+
 @dataclass(frozen=True)
 class BootstrapPlan:
     """B resampling index sets over ``n`` units (samples, or blocks of samples), a pure function of
@@ -86,12 +104,12 @@ class BootstrapPlan:
             if stop > start else np.empty((0, self.n), np.int64)
 
     def counts(self, start: int = 0, stop: int | None = None) -> np.ndarray:
-        """(stop - start, n) int32: how often each unit appears in replicates start..stop-1."""
+        """(stop - start, n) int32: how often each unit appears in replicates start..stop-1
+        (read-only; memoised per process when small, since every cell of a row reuses them)."""
         stop = self.B if stop is None else min(stop, self.B)
-        out = np.empty((max(0, stop - start), self.n), np.int32)
-        for row, b in enumerate(range(start, stop)):
-            out[row] = np.bincount(_replicate_indices(self.n, self.seed, b), minlength=self.n)
-        return out
+        if (stop - start) * self.n <= _MEMO_ELEMENTS:
+            return _counts_memo(self.n, self.seed, start, stop)
+        return _counts(self.n, self.seed, start, stop)
 
     def chunks(self, size: int = 64) -> Iterator[tuple[int, np.ndarray]]:
         """Yield (first replicate, counts (k <= size, n)) over all B replicates."""
@@ -343,24 +361,29 @@ def paired_p_value(diff: Replicates, method: str = "bca") -> float:
     """Two-sided p-value of H0 "difference = 0", dual to the interval of the same ``method``: the
     smallest alpha at which the equal-tailed (1 - alpha) interval excludes 0.
 
-    With k_le = #{replicates <= 0}, k_ge = #{replicates >= 0} (basic: replicates minus truth
-    compared with the estimate) the one-sided shares carry the usual +1 (Davison & Hinkley 1997):
-    p_le = (1 + k_le) / (B + 1), likewise p_ge; percentile and basic: p = min(1, 2 min(p_le, p_ge));
+    percentile: with k_lo = #{replicates <= 0}, k_hi = #{replicates >= 0} and the usual +1
+    (Davison & Hinkley 1997), p = min(1, 2 min(1 + k_lo, 1 + k_hi) / (B + 1)); basic: the same with
+    k_lo = #{replicate - truth <= estimate}, k_hi = #{replicate - truth >= estimate} (where the
+    estimate falls in the bootstrap null distribution);
     bca: the share F = (k_lt + k_eq / 2) / B (within [1/(B+1), B/(B+1)]) is mapped back through the
     BCa level formula: z = w - z0 with w = (z_F - z0) / (1 + a (z_F - z0)), p = min(1, 2 min(Phi(z),
-    1 - Phi(z))). Identical cells (all replicates 0) give p = 1; the smallest p is about 2 / (B + 1)."""
+    1 - Phi(z))). Identical cells (all replicates 0) give p = 1. p is never below 2 / (B + 1), the
+    resolution of B replicates (such a p says: no replicate on the other side of 0)."""
     v, B = diff.values, len(diff.values)
     if np.isnan(v).any() or not math.isfinite(diff.estimate):
         return math.nan
-    if method == "percentile":
-        k_le, k_ge = np.sum(v <= 0), np.sum(v >= 0)
-    elif method == "basic":
-        t = diff.estimate if diff.truth is None else diff.truth
-        centred = v - t
-        k_le, k_ge = np.sum(centred >= diff.estimate), np.sum(centred <= diff.estimate)
+    if method == "percentile":  # where 0 falls among the replicates
+        k_lo, k_hi = np.sum(v <= 0), np.sum(v >= 0)
+        p = 2 * min((1 + k_lo) / (B + 1), (1 + k_hi) / (B + 1))
+    elif method == "basic":  # where the estimate falls in the null distribution replicate - truth
+        centred = v - (diff.estimate if diff.truth is None else diff.truth)
+        k_lo, k_hi = np.sum(centred <= diff.estimate), np.sum(centred >= diff.estimate)
+        p = 2 * min((1 + k_lo) / (B + 1), (1 + k_hi) / (B + 1))
     elif method == "bca":
         if diff.influence is None:
             raise InvalidInputError("a bca p-value needs influence (or jackknife) values")
+        if not np.any(v != 0):
+            return 1.0
         share = (np.sum(v < 0) + 0.5 * np.sum(v == 0)) / B
         share = min(max(share, 1 / (B + 1)), B / (B + 1))
         below = (np.sum(v < diff.estimate) + 0.5 * np.sum(v == diff.estimate)) / B
@@ -369,10 +392,11 @@ def paired_p_value(diff: Replicates, method: str = "bca") -> float:
         d = _z(share) - z0
         w = d / (1 + a * d) if 1 + a * d > 0 else math.copysign(math.inf, d)
         one = _phi(w - z0)
-        return float(min(1.0, 2 * min(one, 1 - one))) if np.any(v != 0) else 1.0
+        p = 2 * min(one, 1 - one)
     else:
         raise InvalidInputError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    return float(min(1.0, 2 * min((1 + k_le) / (B + 1), (1 + k_ge) / (B + 1))))
+    # B replicates cannot resolve a two-sided p below 2 / (B + 1)
+    return float(min(1.0, max(p, 2 / (B + 1))))
 
 
 def compare(a: Replicates, b: Replicates, *, names: tuple[str, str] = ("a", "b"), method: str = "bca",
@@ -504,55 +528,85 @@ def _projections(d: int, n_projections: int, seed: int) -> np.ndarray:
     return np.asarray(ot.sliced.get_random_projections(d, n_projections, seed), np.float64)  # (d, P)
 
 
-def _sliced_sq(xp: np.ndarray, yp_sorted: np.ndarray, order: np.ndarray, counts: np.ndarray, n: int) -> np.ndarray:
+def _sliced_sq(xs: np.ndarray, ys: np.ndarray, order: np.ndarray, counts: np.ndarray, n: int) -> np.ndarray:
     """Mean over projections of the 1-D W2^2 between weighted samples (counts / n) and uniform data.
 
-    W2^2 = sum_i a_i x_i^2 + mean(y^2) - 2 sum_i x_(i) (Gamma(A_i) - Gamma(A_{i-1})), x sorted,
-    A the cumulative weights, Gamma(u) = int_0^u G^-1 (piecewise linear in u, knots at k/m)."""
-    m, P = yp_sorted.shape
-    gam = np.vstack([np.zeros((1, P)), np.cumsum(yp_sorted, 0) / m])  # Gamma at k/m, (m + 1, P)
-    total = np.zeros(len(counts))
-    for p in range(P):
-        xs = xp[order[:, p], p]
-        w = counts[:, order[:, p]] / n  # (C, n) weights in sorted order
-        A = np.cumsum(w, 1)
-        A[:, -1] = 1.0
-        k = np.minimum((A * m).astype(np.int64), m - 1)
-        g = gam[k, p] + (A - k / m) * yp_sorted[k, p]
-        inc = np.diff(np.concatenate([np.zeros((len(w), 1)), g], 1), axis=1)
-        total += w @ xs**2 + np.mean(yp_sorted[:, p] ** 2) - 2 * inc @ xs
+    Per projection, with the samples sorted (xs, (n, P)), A their cumulative weights and
+    Gamma(u) = int_0^u G^-1 for the data's quantile function G^-1 (piecewise linear in u, knots
+    at k/m; ys: the data sorted, (m, P)):
+    W2^2 = sum_i a_i xs_i^2 + mean(ys^2) - 2 sum_i xs_i (Gamma(A_i) - Gamma(A_{i-1}))."""
+    m, P = ys.shape
+    gam = np.vstack([np.zeros((1, P)), np.cumsum(ys, 0) / m])        # Gamma at k/m, (m + 1, P)
+    cols = np.arange(P)
+    w = counts[:, order] / n                                          # (C, n, P), sorted per projection
+    A = np.cumsum(w, 1)
+    A[:, -1, :] = 1.0
+    k = np.minimum((A * m).astype(np.int64), m - 1)
+    g = gam[k, cols] + (A - k / m) * ys[k, cols]
+    inc = np.diff(g, axis=1, prepend=0.0)
+    total = np.einsum("cnp,np->c", w, xs**2) - 2 * np.einsum("cnp,np->c", inc, xs) + np.sum(np.mean(ys**2, 0))
     return total / P
 
 
+def _sliced_influence(xs: np.ndarray, ys: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Derivative of the mean 1-D W2^2 with respect to each sample's weight (uniform weights), in the
+    samples' original order: d/da_j = xs_j^2 - 2 sum_{i >= j} (xs_i - xs_{i+1}) G^-1(A_i) (xs_{n+1} = 0),
+    G^-1 taken as the mean of its left and right limits where A_i falls on a knot of the data."""
+    n, P = xs.shape
+    m = ys.shape[0]
+    A = np.arange(1, n + 1) / n
+    k = A * m
+    right = np.minimum(np.floor(k).astype(np.int64), m - 1)
+    left = np.clip(np.ceil(k).astype(np.int64) - 1, 0, m - 1)
+    g = (ys[left] + ys[right]) / 2                                     # (n, P)
+    step = xs - np.vstack([xs[1:], np.zeros((1, P))])
+    tail = np.cumsum((step * g)[::-1], 0)[::-1]
+    grad_sorted = xs**2 - 2 * tail
+    grad = np.empty_like(grad_sorted)
+    np.put_along_axis(grad, order, grad_sorted, 0)
+    return grad.mean(1)
+
+
 def sliced_w2_replicates(x, y, plan: BootstrapPlan, *, n_projections: int = 512, seed: int = 0,
-                         chunk: int = 16, jackknife: int | None = 20) -> Replicates:
-    """Exact replicates of :func:`rfbench.metrics.sliced_w2` (POT's projections for ``seed``): the
-    resampled samples enter each 1-D problem as weights; vectorised over replicates.
-    Influence values from a grouped jackknife over ``jackknife`` contiguous groups (None: none)."""
+                         method: str = "exact", chunk: int = 4, jackknife: int | None = 20) -> Replicates:
+    """Replicates of :func:`rfbench.metrics.sliced_w2` (POT's projections for ``seed``).
+
+    ``exact``: the resampled samples enter each 1-D problem as weights, vectorised over replicates
+    (cost ~ B n P). ``linear``: SW2^2_b = SW2^2 + sum_i (c_bi / n - 1 / n) psi_i with psi the
+    derivative of SW2^2 with respect to the sample weights (:func:`_sliced_influence`); the
+    influence values are then psi - mean(psi). ``exact`` takes influence values from a grouped
+    jackknife over ``jackknife`` contiguous groups (None: none)."""
+    if method not in ("exact", "linear"):
+        raise InvalidInputError(f"sw2 replicate method must be 'exact' or 'linear', got {method!r}")
     a, b = _points(x), _points(y)
     if len(a) != plan.n:
         raise InvalidInputError(f"{len(a)} samples for a resampling plan over n={plan.n}")
     proj = _projections(a.shape[1], n_projections, seed)
     xp, yp = a @ proj, np.sort(b @ proj, axis=0)
     order = np.argsort(xp, axis=0, kind="stable")
+    xs = np.take_along_axis(xp, order, 0)
 
     def values(counts: np.ndarray) -> np.ndarray:
-        return np.sqrt(np.clip(_sliced_sq(xp, yp, order, counts, plan.n), 0.0, None))
+        return np.concatenate([np.sqrt(np.clip(_sliced_sq(xs, yp, order, c, plan.n), 0.0, None))
+                               for c in np.array_split(counts, max(1, len(counts) // chunk))])
 
     estimate = float(values(np.ones((1, plan.n)))[0])
     out = np.empty(plan.B)
-    for start, c in plan.chunks(chunk):
+    if method == "linear":
+        psi = _sliced_influence(xs, yp, order)
+        for start, c in plan.chunks(256):
+            out[start:start + len(c)] = estimate**2 + (c / plan.n - 1.0 / plan.n) @ psi
+        return Replicates(estimate, np.sqrt(np.clip(out, 0.0, None)), plan, psi - psi.mean(), None, "sw2-linear")
+    for start, c in plan.chunks(64):
         out[start:start + len(c)] = values(c)
     infl = None
     if jackknife:
         groups = jackknife_groups(plan.n, jackknife)
-        loo = []
-        for g in groups:
-            c = np.ones((1, plan.n))
-            c[0, g] = 0
-            c *= plan.n / c.sum()  # leave the group out: the remaining points carry all the weight
-            loo.append(values(c)[0])
-        infl = influence_from_jackknife(np.array(loo))
+        loo = np.ones((len(groups), plan.n))
+        for row, g in enumerate(groups):
+            loo[row, g] = 0
+        loo *= plan.n / loo.sum(1, keepdims=True)  # the points left in carry all the weight
+        infl = influence_from_jackknife(values(loo))
     return Replicates(estimate, out, plan, infl, None, "sw2-exact")
 
 
