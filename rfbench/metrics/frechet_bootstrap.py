@@ -308,9 +308,10 @@ class FrechetBootstrap:
     def estimate(self, ddof: int = 1) -> float:
         return float(self.values(np.ones(self.K), ddof)[0])
 
-    def replicates(self, plan: BootstrapPlan, *, jackknife: int | None = 20) -> Replicates:
-        """Replicates over ``plan`` (plan.n must equal the number of blocks K). Influence values: a
-        grouped jackknife over ``jackknife`` contiguous groups of blocks (None: none; BCa needs them).
+    def replicates(self, plan: BootstrapPlan, *, jackknife: int | None = None) -> Replicates:
+        """Replicates over ``plan`` (plan.n must equal the number of blocks K). Influence values (only
+        BCa needs them, and BCa fails for FD once its bias is large, docs): a grouped jackknife over
+        ``jackknife`` contiguous groups of blocks (None: none, one eigendecomposition per group saved).
         ``truth`` (bootstrap-world value, for basic intervals): the FD of the plug-in moments."""
         if plan.n != self.K:
             raise InvalidInputError(f"resampling plan over n={plan.n} units, but there are {self.K} blocks")
@@ -350,9 +351,10 @@ class FDInf:
         return row
 
 
-def _permutation(k: int, seed: int, i: int) -> np.ndarray:
-    """A permutation of range(k), a pure function of (seed, i) (argsort of PCG64 raw output)."""
-    return np.argsort(np.random.PCG64(np.random.SeedSequence([_TAG, 1, seed, i])).random_raw(k), kind="stable")
+def _permutation(k: int, seed: int, i: int, b: int = -1) -> np.ndarray:
+    """A permutation of range(k), a pure function of (seed, size index i, replicate b; -1: the
+    actual sample) (argsort of PCG64 raw output)."""
+    return np.argsort(np.random.PCG64(np.random.SeedSequence([_TAG, 1, seed, i, b + 1])).random_raw(k), kind="stable")
 
 
 def _fit_line(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -362,9 +364,10 @@ def _fit_line(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ym[:, 0] - slope * xm[:, 0], slope
 
 
-def subsample_units(n_blocks: int, sizes: Sequence[int], seed: int) -> list[np.ndarray]:
-    """The blocks in each subsample: for size i, the first sizes[i] of a permutation fixed by (seed, i)."""
-    return [_permutation(n_blocks, seed, i)[:k] for i, k in enumerate(sizes)]
+def subsample_units(n_blocks: int, sizes: Sequence[int], seed: int, replicate: int = -1) -> list[np.ndarray]:
+    """Positions drawn for each subsample: for size i, the first sizes[i] entries of a permutation
+    fixed by (seed, i, replicate) (replicate -1: the actual sample)."""
+    return [_permutation(n_blocks, seed, i, replicate)[:k] for i, k in enumerate(sizes)]
 
 
 def fd_inf(boot: FrechetBootstrap, *, n_points: int = 15, min_size: int | None = None,
@@ -375,9 +378,9 @@ def fd_inf(boot: FrechetBootstrap, *, n_points: int = 15, min_size: int | None =
 
     Sizes are whole blocks. ``min_size`` defaults to max(N / 10, 2 d): the 1/N law is the leading
     term of an expansion that needs N well above the feature dimension d; smaller is refused.
-    ``plan`` (over the blocks): the bootstrap repeats the whole procedure on each replicate (the
-    subsample takes the same positions of the resampled multiset of blocks); the interval is the
-    basic one around the bootstrap world's FD_inf, the FD of the full sample's plug-in moments."""
+    ``plan`` (over the blocks): the bootstrap repeats the whole procedure on each replicate, fresh
+    random subsets included (drawn from (seed, size, replicate)); the interval is the basic one
+    around the bootstrap world's FD_inf, the FD of the full sample's plug-in moments."""
     level = _check_level(level)
     n_points = _check_int("n_points", n_points, 3)
     block = boot.N / boot.K
@@ -391,30 +394,30 @@ def fd_inf(boot: FrechetBootstrap, *, n_points: int = 15, min_size: int | None =
     if len(units) < 3:
         raise InvalidInputError(f"FD_inf needs at least 3 distinct subsample sizes; {boot.K} blocks of ~{block:g} "
                                 f"samples give {len(units)}")
-    subsets = subsample_units(boot.K, units, seed)
 
-    def fit(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """counts (C, K) -> intercepts, slopes, FDs (C, P), sizes (C, P)."""
+    def fit(counts: np.ndarray, first: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """counts (C, K) of replicates first.. (first -1: the actual sample) -> intercepts, slopes,
+        FDs (C, P), sizes (C, P). Each replicate draws its own subsets, as the procedure does."""
         rows, sizes = [], []
-        for c in counts.astype(np.int64):
-            multiset = np.repeat(np.arange(boot.K), c)  # the replicate's blocks, in a fixed order
-            for sub in subsets:
-                sc = np.bincount(multiset[sub], minlength=boot.K)
+        for row, c in enumerate(counts.astype(np.int64)):
+            multiset = np.repeat(np.arange(boot.K), c)  # the replicate's blocks
+            for pos in subsample_units(boot.K, units, seed, -1 if first < 0 else first + row):
+                sc = np.bincount(multiset[pos], minlength=boot.K)
                 rows.append(sc)
                 sizes.append(sc @ boot.n_k)
-        fds = boot.values(np.array(rows)).reshape(len(counts), len(subsets))
-        ns = np.array(sizes, np.float64).reshape(len(counts), len(subsets))
+        fds = boot.values(np.array(rows)).reshape(len(counts), len(units))
+        ns = np.array(sizes, np.float64).reshape(len(counts), len(units))
         b0, b1 = _fit_line(1.0 / ns, fds)
         return b0, b1, fds, ns
 
-    b0, b1, fds, ns = fit(np.ones((1, boot.K)))
+    b0, b1, fds, ns = fit(np.ones((1, boot.K)), -1)
     interval = slope_iv = reps = None
     if plan is not None:
         if plan.n != boot.K:
             raise InvalidInputError(f"resampling plan over n={plan.n} units, but there are {boot.K} blocks")
         inter, slopes = np.empty(plan.B), np.empty(plan.B)
-        for start, c in plan.chunks(max(1, 64 // len(subsets))):
-            i0, i1, _, _ = fit(c)
+        for start, c in plan.chunks(max(1, 64 // len(units))):
+            i0, i1, _, _ = fit(c, start)
             inter[start:start + len(c)], slopes[start:start + len(c)] = i0, i1
         truth = boot.estimate(ddof=0)
         reps = Replicates(float(b0[0]), inter, plan, None, truth, "fd_inf")

@@ -34,7 +34,18 @@ from ..errors import InvalidInputError
 
 DEFAULT_LEVEL = 0.95
 DEFAULT_B = 1000  # means cost nothing per replicate; W2 and Fréchet distances choose smaller B (docs)
-METHODS = ("percentile", "basic", "bca")
+METHODS = ("percentile", "basic", "bca", "centred")
+# The interval each kind of replicates gets by default (docs/uncertainty.md, "Which interval"): BCa for
+# means; for biased statistics (Fréchet distances, exact W2 / sliced W2, whose replicates sit above
+# the estimate by the statistic's own bias) "centred", an interval for the value the metric takes on
+# average at this sample size; the first-order W2 replicates carry no such shift; FD_inf: basic.
+DEFAULT_METHODS = {"mean": "bca", "frechet": "centred", "w2-exact": "centred", "sw2-exact": "centred",
+                   "w2-linear": "percentile", "sw2-linear": "percentile", "fd_inf": "basic"}
+
+
+def default_method(kind: str) -> str:
+    """The default interval method for replicates of ``kind`` (percentile for unknown kinds)."""
+    return DEFAULT_METHODS.get(kind, "percentile")
 _TAG = 0x7266_6263  # "rfbc": keeps the resampling streams apart from any other use of the same seed
 
 
@@ -179,7 +190,9 @@ class Replicates:
         if self.influence is not None:
             self.influence = np.asarray(self.influence, np.float64).reshape(-1)
 
-    def interval(self, method: str = "bca", level: float = DEFAULT_LEVEL) -> Interval:
+    def interval(self, method: str | None = None, level: float = DEFAULT_LEVEL) -> Interval:
+        """The interval by ``method`` (None: the default for this kind, :data:`DEFAULT_METHODS`)."""
+        method = method or default_method(self.kind)
         return bootstrap_interval(self.estimate, self.values, method=method, level=level, influence=self.influence,
                                   truth=self.truth, plan=self.plan)
 
@@ -198,8 +211,8 @@ class Replicates:
             infl = self.influence - other.influence
         truth = None if self.truth is None and other.truth is None else \
             (self.estimate if self.truth is None else self.truth) - (other.estimate if other.truth is None else other.truth)
-        return Replicates(self.estimate - other.estimate, self.values - other.values, self.plan, infl, truth,
-                          f"difference of {self.kind or '?'} and {other.kind or '?'}")
+        kind = self.kind if self.kind == other.kind else f"difference of {self.kind or '?'} and {other.kind or '?'}"
+        return Replicates(self.estimate - other.estimate, self.values - other.values, self.plan, infl, truth, kind)
 
     def to_dict(self) -> dict:
         """Numbers and strings only (JSON-ready lists)."""
@@ -290,14 +303,18 @@ def bca_levels(estimate: float, values: np.ndarray, alphas: Sequence[float], a: 
     return out
 
 
-def bootstrap_interval(estimate: float, values, *, method: str = "bca", level: float = DEFAULT_LEVEL,
+def bootstrap_interval(estimate: float, values, *, method: str = "percentile", level: float = DEFAULT_LEVEL,
                        influence=None, truth: float | None = None, plan: BootstrapPlan | None = None) -> Interval:
     """Interval from replicate values.
 
     * ``percentile``: the alpha/2 and 1 - alpha/2 quantiles of the replicates;
     * ``basic``: the pivot estimate - truth is distributed as replicate - truth*:
       [estimate - (q_hi - t), estimate - (q_lo - t)], t = ``truth`` (default: the estimate);
-    * ``bca``: percentile at BCa-adjusted levels (:func:`bca_levels`); needs ``influence``.
+    * ``bca``: percentile at BCa-adjusted levels (:func:`bca_levels`); needs ``influence``;
+    * ``centred``: the percentile interval moved by the bootstrap's bias estimate, so that the
+      replicates' mean sits on the estimate: [q_lo - (m - estimate), q_hi - (m - estimate)], m the
+      mean replicate; an interval for E[estimate], the value the statistic takes on average at this
+      sample size (for a biased statistic such as FD_N, not the population value).
     Quantiles are numpy's default (linear interpolation between order statistics). Non-finite
     replicates (psnr of identical images) propagate to the bounds."""
     level = _check_level(level)
@@ -317,6 +334,9 @@ def bootstrap_interval(estimate: float, values, *, method: str = "bca", level: f
         t = estimate if truth is None else truth
         q_lo, q_hi = np.quantile(v, [alpha / 2, 1 - alpha / 2])
         lo, hi = estimate - (q_hi - t), estimate - (q_lo - t)
+    elif method == "centred":
+        shift = float(v.mean()) - estimate if np.isfinite(v).all() else 0.0
+        lo, hi = np.quantile(v, [alpha / 2, 1 - alpha / 2]) - shift
     else:
         if influence is None:
             raise InvalidInputError("a bca interval needs influence (or jackknife) values")
@@ -357,7 +377,7 @@ class Comparison:
         return self.interval.estimate
 
 
-def paired_p_value(diff: Replicates, method: str = "bca") -> float:
+def paired_p_value(diff: Replicates, method: str | None = None) -> float:
     """Two-sided p-value of H0 "difference = 0", dual to the interval of the same ``method``: the
     smallest alpha at which the equal-tailed (1 - alpha) interval excludes 0.
 
@@ -367,11 +387,16 @@ def paired_p_value(diff: Replicates, method: str = "bca") -> float:
     estimate falls in the bootstrap null distribution);
     bca: the share F = (k_lt + k_eq / 2) / B (within [1/(B+1), B/(B+1)]) is mapped back through the
     BCa level formula: z = w - z0 with w = (z_F - z0) / (1 + a (z_F - z0)), p = min(1, 2 min(Phi(z),
-    1 - Phi(z))). Identical cells (all replicates 0) give p = 1. p is never below 2 / (B + 1), the
+    1 - Phi(z))); centred: the percentile rule on the replicates moved by the bootstrap bias
+    estimate (as the interval). Identical cells (all replicates 0) give p = 1. p is never below 2 / (B + 1), the
     resolution of B replicates (such a p says: no replicate on the other side of 0)."""
+    method = method or default_method(diff.kind)
     v, B = diff.values, len(diff.values)
     if np.isnan(v).any() or not math.isfinite(diff.estimate):
         return math.nan
+    if method == "centred":  # the percentile test on the replicates moved to centre on the estimate
+        v = v - (float(v.mean()) - diff.estimate)
+        method = "percentile"
     if method == "percentile":  # where 0 falls among the replicates
         k_lo, k_hi = np.sum(v <= 0), np.sum(v >= 0)
         p = 2 * min((1 + k_lo) / (B + 1), (1 + k_hi) / (B + 1))
@@ -399,9 +424,10 @@ def paired_p_value(diff: Replicates, method: str = "bca") -> float:
     return float(min(1.0, max(p, 2 / (B + 1))))
 
 
-def compare(a: Replicates, b: Replicates, *, names: tuple[str, str] = ("a", "b"), method: str = "bca",
+def compare(a: Replicates, b: Replicates, *, names: tuple[str, str] = ("a", "b"), method: str | None = None,
             level: float = DEFAULT_LEVEL) -> Comparison:
-    """Paired comparison of two cells on the same plan: interval of a - b and its p-value."""
+    """Paired comparison of two cells on the same plan: interval of a - b and its p-value (method
+    None: the default of the cells' kind)."""
     diff = a - b
     return Comparison(names[0], names[1], diff.interval(method, level), paired_p_value(diff, method))
 
@@ -447,7 +473,7 @@ def compact_letters(names: Sequence[str], different: set[frozenset[str]]) -> dic
     return {name: "".join(tag[k] for k, col in enumerate(columns) if name in col) for name in names}
 
 
-def rank_with_groups(cells: Mapping[str, Replicates], *, lower_is_better: bool = True, method: str = "bca",
+def rank_with_groups(cells: Mapping[str, Replicates], *, lower_is_better: bool = True, method: str | None = None,
                      level: float = DEFAULT_LEVEL) -> list[dict]:
     """Rank samplers of one (model, NFE, noise) by their estimate and group the statistically
     indistinguishable ones.
@@ -568,7 +594,7 @@ def _sliced_influence(xs: np.ndarray, ys: np.ndarray, order: np.ndarray) -> np.n
 
 
 def sliced_w2_replicates(x, y, plan: BootstrapPlan, *, n_projections: int = 512, seed: int = 0,
-                         method: str = "exact", chunk: int = 4, jackknife: int | None = 20) -> Replicates:
+                         method: str = "exact", chunk: int = 4, jackknife: int | None = None) -> Replicates:
     """Replicates of :func:`rfbench.metrics.sliced_w2` (POT's projections for ``seed``).
 
     ``exact``: the resampled samples enter each 1-D problem as weights, vectorised over replicates
@@ -610,7 +636,7 @@ def sliced_w2_replicates(x, y, plan: BootstrapPlan, *, n_projections: int = 512,
     return Replicates(estimate, out, plan, infl, None, "sw2-exact")
 
 
-__all__ = ["BootstrapPlan", "Comparison", "DEFAULT_B", "DEFAULT_LEVEL", "Interval", "METHODS", "Replicates",
-           "acceleration", "bca_levels", "bootstrap_interval", "compact_letters", "compare", "holm",
+__all__ = ["BootstrapPlan", "Comparison", "DEFAULT_B", "DEFAULT_LEVEL", "DEFAULT_METHODS", "Interval", "METHODS",
+           "Replicates", "acceleration", "default_method", "bca_levels", "bootstrap_interval", "compact_letters", "compare", "holm",
            "influence_from_jackknife", "jackknife_groups", "mean_replicates", "paired_p_value", "rank_with_groups",
            "sliced_w2_replicates", "t_interval", "w2_replicates"]

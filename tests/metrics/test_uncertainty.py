@@ -102,7 +102,7 @@ def test_sliced_w2_replicates_equal_pot_on_duplicated_points():
     torch.manual_seed(1)
     x, y = torch.randn(90, 2) * 1.3, torch.randn(71, 2)
     plan = BootstrapPlan(90, 8, 5)
-    rep = sliced_w2_replicates(x, y, plan, n_projections=64, jackknife=4)
+    rep = sliced_w2_replicates(x, y, plan, n_projections=64)
     assert rep.estimate == pytest.approx(sliced_w2(x, y, n_projections=64), rel=1e-10)
     for b in (0, 5):
         idx = plan.indices(b, b + 1)[0]
@@ -175,7 +175,7 @@ def test_t_interval_matches_scipy():
 def test_sampler_against_itself_gives_p_1_and_zero_interval():
     v = np.random.default_rng(4).exponential(size=50)
     rep = mean_replicates(v, BootstrapPlan(50, 500, 0))
-    for method in ("percentile", "basic", "bca"):
+    for method in ("percentile", "basic", "bca", "centred"):
         c = compare(rep, rep, method=method)
         assert c.p_value == 1.0 and c.interval.lo == 0.0 == c.interval.hi
 
@@ -211,7 +211,7 @@ def test_p_value_is_dual_to_the_interval():
     for shift in np.linspace(0, 0.8, 9):
         a = rng.standard_normal(40) + shift
         b = a - shift + 0.5 * rng.standard_normal(40)
-        for method in ("percentile", "bca"):
+        for method in ("percentile", "bca", "centred"):
             c = compare(mean_replicates(a, plan), mean_replicates(b, plan), method=method)
             inside = c.interval.lo <= 0 <= c.interval.hi
             # away from the boundary (quantile interpolation), p >= 0.05 exactly when 0 is inside
@@ -311,12 +311,12 @@ def test_merged_block_statistics_equal_statistics_of_concatenated_features():
     np.testing.assert_array_equal(back.scatter, whole.scatter)
 
 
-def _gaussian_case(d=16, seed=0):
+def _gaussian_case(d=16, seed=0, shift=1.0):
     rng = np.random.default_rng(seed)
     q, _ = np.linalg.qr(rng.standard_normal((d, d)))
     s_g = (q * np.geomspace(0.5, 2, d)) @ q.T
     s_r = np.diag(np.linspace(0.7, 1.5, d))
-    mu_g, mu_r = np.full(d, 0.25), np.zeros(d)
+    mu_g, mu_r = np.full(d, shift / math.sqrt(d)), np.zeros(d)
     true = frechet_distance((mu_g, s_g), (mu_r, s_r))
     # second-order bias of FD_N with exact reference moments and Gaussian features (docs/uncertainty.md):
     # E FD_N = FD + k / N + O(N^-2), k = tr S_g + (1/2) [sum_ij s_i s_j / (s_i + s_j) + (1/2) sum_i s_i],
@@ -337,26 +337,55 @@ def test_fd_bias_follows_the_gaussian_one_over_n_law():
         assert abs(fds.mean() - true - k / n) < 3.5 * se, (n, fds.mean() - true, k / n, se)
 
 
-def test_fd_inf_removes_the_bias_and_its_interval_covers_the_truth():
+@pytest.mark.slow
+def test_fd_interval_coverage_of_the_true_fd_and_of_its_expectation():
+    # FD_N is biased by ~k/N (0.027 here, 0.4 of its s.d.): "basic" targets the true FD, "centred"
+    # E[FD_N]; 400 repetitions, 95 % nominal (docs/uncertainty.md has the other methods and settings)
+    d, n, runs = 8, 1000, 400
+    rng, chol, mu_g, ref, true, _ = _gaussian_case(d=d, seed=12345, shift=1.0)
+    expect = np.mean([frechet_distance(stats_from_features(mu_g + rng.standard_normal((n, d)) @ chol.T), ref)
+                      for _ in range(4000)])
+    plan = BootstrapPlan(n, 400, 7)
+    basic = centred = 0
+    for _ in range(runs):
+        rep = FrechetBootstrap.from_features(mu_g + rng.standard_normal((n, d)) @ chol.T, ref).replicates(plan)
+        basic += rep.interval("basic").contains(true)
+        centred += rep.interval().contains(expect)
+    assert 0.92 <= basic / runs <= 0.98 and 0.92 <= centred / runs <= 0.98, (basic / runs, centred / runs)
+
+
+def test_fd_inf_removes_the_bias_and_reproduces_the_one_over_n_law():
     rng, chol, mu_g, ref, true, k = _gaussian_case(seed=1)
-    n, block = 4000, 20
-    # over repetitions: FD_N is biased by k / N, FD_inf is not
-    infs, fdn = [], []
-    for _ in range(40):
-        boot = FrechetBootstrap(block_stats(mu_g + rng.standard_normal((n, 16)) @ chol.T, block), ref)
+    n, block, runs = 4000, 20, 40
+    infs, fdn, slopes = [], [], []
+    for _ in range(runs):
+        boot = FrechetBootstrap.from_features(mu_g + rng.standard_normal((n, 16)) @ chol.T, ref, block_size=block)
         res = fd_inf(boot)
         infs.append(res.estimate)
         fdn.append(res.fds[-1])
+        slopes.append(res.slope)
     assert res.sizes[0] == 400 and res.sizes[-1] == n and len(res.sizes) == 15
-    infs, fdn = np.array(infs), np.array(fdn)
-    assert abs(infs.mean() - true) < 3 * infs.std(ddof=1) / math.sqrt(len(infs))
+    infs, fdn, slopes = np.array(infs), np.array(fdn), np.array(slopes)
+    # FD_N is biased by k / N, FD_inf is not, and the fitted slope is the law's k
+    assert abs(infs.mean() - true) < 3 * infs.std(ddof=1) / math.sqrt(runs)
     assert fdn.mean() - true == pytest.approx(k / n, rel=0.35)
-    # one run with its bootstrap interval
-    boot = FrechetBootstrap(block_stats(mu_g + rng.standard_normal((n, 16)) @ chol.T, block), ref)
-    res = fd_inf(boot, plan=BootstrapPlan(boot.K, 200, 0))
-    assert res.interval.contains(true), (res.interval, true)
-    assert res.slope_interval.contains(k), (res.slope_interval, k)
+    assert abs(slopes.mean() - k) < 3 * slopes.std(ddof=1) / math.sqrt(runs)
+    # one run with its bootstrap: the interval's width matches the spread of FD_inf over repetitions
+    boot = FrechetBootstrap.from_features(mu_g + rng.standard_normal((n, 16)) @ chol.T, ref, block_size=block)
+    res = fd_inf(boot, plan=BootstrapPlan(boot.K, 100, 0))
+    assert 0.5 < (res.interval.hi - res.interval.lo) / (3.92 * infs.std(ddof=1)) < 2
     assert res.columns("fd")["fd_inf_lo"] == res.interval.lo
+
+
+@pytest.mark.slow
+def test_fd_inf_interval_coverage():
+    # measured 93 % here (docs); the bound is nominal 95 % less 3 binomial standard errors
+    rng, chol, mu_g, ref, true, _ = _gaussian_case(seed=1)
+    runs, hits = 100, 0
+    for r in range(runs):
+        boot = FrechetBootstrap.from_features(mu_g + rng.standard_normal((2000, 16)) @ chol.T, ref, block_size=20)
+        hits += fd_inf(boot, plan=BootstrapPlan(boot.K, 100, r)).interval.contains(true)
+    assert hits / runs >= 0.88
 
 
 def test_fd_inf_refuses_sizes_near_the_feature_dimension():
