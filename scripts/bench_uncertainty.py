@@ -44,7 +44,8 @@ class Clock:
 
 
 def line(name: str, clock: Clock, per: int | None = None) -> None:
-    extra = f"   per replicate {clock.wall / per * 1e3:9.2f} ms wall, {clock.cpu / per * 1e3:9.2f} ms cpu" if per else ""
+    extra = (f"   per replicate {clock.wall / per * 1e3:9.2f} ms wall, {clock.cpu / per * 1e3:9.2f} ms cpu"
+             if per else "")
     print(f"  {name:<58s} {clock.wall:9.3f} s wall {clock.cpu:9.3f} s cpu{extra}", flush=True)
 
 
@@ -76,8 +77,8 @@ def digits_cell(args) -> float:
     print(f"  intervals per digits cell: {total:.3f} s wall")
     if args.digits_warm_s and args.digits_cells:
         share = total * args.digits_cells / args.digits_warm_s
-        print(f"  x {args.digits_cells} cells = {total * args.digits_cells:.1f} s = {100 * share:.1f} % of the given warm "
-              f"time {args.digits_warm_s:g} s (target < 10 %)")
+        print(f"  x {args.digits_cells} cells = {total * args.digits_cells:.1f} s = {100 * share:.1f} % of the given "
+              f"warm time {args.digits_warm_s:g} s (target < 10 %)")
     return total
 
 

@@ -73,8 +73,8 @@ def null(reps: int) -> None:
             ps[method].append(compare(ra, rb, method=method).p_value)
     for method, p in ps.items():
         p = np.array(p)
-        print(f"  {method:<10s} rejection at 5 %: {100 * np.mean(p < 0.05):4.1f} %   at 1 %: {100 * np.mean(p < 0.01):4.1f} %"
-              f"   KS vs uniform: p = {stats.kstest(p, 'uniform').pvalue:.3f}")
+        print(f"  {method:<10s} rejection at 5 %: {100 * np.mean(p < 0.05):4.1f} %   at 1 %: "
+              f"{100 * np.mean(p < 0.01):4.1f} %   KS vs uniform: p = {stats.kstest(p, 'uniform').pvalue:.3f}")
 
 
 def pairing(reps: int) -> None:
@@ -121,8 +121,9 @@ def pairing(reps: int) -> None:
         counts["paired excludes 0"] += excl
         counts["overlap but paired excludes 0"] += overlap and excl
         if overlap and excl:
-            print(f"    {a} {ia.estimate:.5f} [{ia.lo:.5f}, {ia.hi:.5f}] vs {b} {ib.estimate:.5f} [{ib.lo:.5f}, {ib.hi:.5f}]:"
-                  f" paired {c.difference:+.5f} [{c.interval.lo:+.5f}, {c.interval.hi:+.5f}] p={c.p_value:.4f}")
+            print(f"    {a} {ia.estimate:.5f} [{ia.lo:.5f}, {ia.hi:.5f}] vs {b} {ib.estimate:.5f} "
+                  f"[{ib.lo:.5f}, {ib.hi:.5f}]: paired {c.difference:+.5f} "
+                  f"[{c.interval.lo:+.5f}, {c.interval.hi:+.5f}] p={c.p_value:.4f}")
     print("    " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
 
 
@@ -216,7 +217,8 @@ def w2(reps: int) -> None:
             li = linear()
             t_li = time.process_time() - t
             pe, pl = ex.interval("percentile"), li.interval("percentile")
-            print(f"  {label}, {name} = {ex.estimate:.4f}: sd exact {ex.values.std():.4f} linear {li.values.std():.4f}; "
+            print(f"  {label}, {name} = {ex.estimate:.4f}: sd exact {ex.values.std():.4f} linear "
+                  f"{li.values.std():.4f}; "
                   f"mean replicate - estimate: exact {ex.values.mean() - ex.estimate:+.4f}, linear "
                   f"{li.values.mean() - li.estimate:+.4f}; correlation {np.corrcoef(ex.values, li.values)[0, 1]:.3f}; "
                   f"percentile exact [{pe.lo:.4f}, {pe.hi:.4f}] linear [{pl.lo:.4f}, {pl.hi:.4f}]; "

@@ -21,7 +21,6 @@ docs/uncertainty.md.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -233,7 +232,8 @@ class FrechetBootstrap:
 
     def _setup(self, n_k: np.ndarray, mu: np.ndarray | None, blocks, reference, device) -> None:
         if mu is None or len(mu) < 2:
-            raise InvalidInputError(f"need at least 2 blocks of features to resample, got {0 if mu is None else len(mu)}")
+            got = 0 if mu is None else len(mu)
+            raise InvalidInputError(f"need at least 2 blocks of features to resample, got {got}")
         ref = _coerce(reference)
         d = ref.dim
         if mu.shape[1] != d:
@@ -297,7 +297,8 @@ class FrechetBootstrap:
                 sw = w_sel.sqrt()
                 mats = (g - h[:, :, None] - h[:, None, :] + sq[:, None, None]) * sw[:, :, None] * sw[:, None, :]
             else:
-                mats = torch.einsum("ck,ki,kj->cij", wk, self._z, self._z) - N[:, None, None] * rm[:, :, None] * rm[:, None, :]
+                mats = torch.einsum("ck,ki,kj->cij", wk, self._z, self._z) \
+                    - N[:, None, None] * rm[:, :, None] * rm[:, None, :]
                 if self._rwr is not None:
                     mats = mats + torch.einsum("ck,kij->cij", c, self._rwr)
             mats = mats / (N - ddof)[:, None, None]

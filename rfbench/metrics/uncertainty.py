@@ -43,10 +43,12 @@ DEFAULT_METHODS = {"mean": "bca", "frechet": "centred", "w2-exact": "centred", "
                    "w2-linear": "percentile", "sw2-linear": "percentile", "fd_inf": "basic"}
 
 
+_TAG = 0x7266_6263  # "rfbc": keeps the resampling streams apart from any other use of the same seed
+
+
 def default_method(kind: str) -> str:
     """The default interval method for replicates of ``kind`` (percentile for unknown kinds)."""
     return DEFAULT_METHODS.get(kind, "percentile")
-_TAG = 0x7266_6263  # "rfbc": keeps the resampling streams apart from any other use of the same seed
 
 
 def _check_int(name: str, value, minimum: int) -> int:
@@ -84,7 +86,7 @@ def _counts(n: int, seed: int, start: int, stop: int) -> np.ndarray:
 _MEMO_ELEMENTS = 1 << 20  # counts blocks up to 4 MB are memoised
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=16)
 def _counts_memo(n: int, seed: int, start: int, stop: int) -> np.ndarray:
     out = _counts(n, seed, start, stop)
     out.flags.writeable = False
@@ -125,8 +127,9 @@ class BootstrapPlan:
     def chunks(self, size: int = 64) -> Iterator[tuple[int, np.ndarray]]:
         """Yield (first replicate, counts (k <= size, n)) over all B replicates."""
         size = _check_int("chunk size", size, 1)
+        whole = self.counts() if self.B * self.n <= _MEMO_ELEMENTS else None  # memoised: slice it
         for start in range(0, self.B, size):
-            yield start, self.counts(start, start + size)
+            yield start, whole[start:start + size] if whole is not None else self.counts(start, start + size)
 
     @property
     def label(self) -> str:
@@ -144,7 +147,7 @@ def jackknife_groups(n: int, groups: int | None) -> list[np.ndarray]:
     """Contiguous, near-equal groups of range(n) for a grouped jackknife (all n singletons if
     ``groups`` is None or >= n); deterministic, so every cell with the same n uses the same."""
     g = n if groups is None else max(2, min(int(groups), n))
-    return [a for a in np.array_split(np.arange(n), g)]
+    return list(np.array_split(np.arange(n), g))
 
 
 def influence_from_jackknife(theta_loo: np.ndarray) -> np.ndarray:
@@ -209,8 +212,10 @@ class Replicates:
                 raise InvalidInputError(f"influence values over {len(self.influence)} and {len(other.influence)} "
                                         "groups do not pair")
             infl = self.influence - other.influence
-        truth = None if self.truth is None and other.truth is None else \
-            (self.estimate if self.truth is None else self.truth) - (other.estimate if other.truth is None else other.truth)
+        truth = None
+        if self.truth is not None or other.truth is not None:
+            truth = (self.estimate if self.truth is None else self.truth) - \
+                (other.estimate if other.truth is None else other.truth)
         kind = self.kind if self.kind == other.kind else f"difference of {self.kind or '?'} and {other.kind or '?'}"
         return Replicates(self.estimate - other.estimate, self.values - other.values, self.plan, infl, truth, kind)
 
@@ -229,7 +234,8 @@ class Replicates:
 
 def mean_replicates(values, plan: BootstrapPlan, *, chunk: int = 256) -> Replicates:
     """Replicates of the mean of per-sample values (n,) (ref_rmse, psnr, lpips, ...): replicate b is
-    sum_i c_bi v_i / n with c_b the plan's counts. Influence values: v_i - mean(v) (exact)."""
+    sum_i c_bi v_i / n with c_b the plan's counts. Influence values: v_i - mean(v) (exact), so the
+    per-sample values themselves are kept too (influence + estimate)."""
     v = _per_sample(values, plan.n)
     out = np.empty(plan.B)
     for start, c in plan.chunks(chunk):
@@ -249,8 +255,9 @@ def _per_sample(values, n: int) -> np.ndarray:
 # -- intervals -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Interval:
-    """A confidence interval: ``lo <= hi`` around ``estimate``; ``method`` one of percentile, basic,
-    bca (bootstrap) or t (across seeds); ``n`` units (bootstrap) or seeds (t)."""
+    """A confidence interval [lo, hi] for the metric whose value on the actual samples is ``estimate``
+    (biased statistics: the interval need not contain it, docs); ``method`` one of :data:`METHODS`
+    (bootstrap) or t (across seeds); ``n`` units (bootstrap) or seeds (t)."""
 
     estimate: float
     lo: float
@@ -637,6 +644,6 @@ def sliced_w2_replicates(x, y, plan: BootstrapPlan, *, n_projections: int = 512,
 
 
 __all__ = ["BootstrapPlan", "Comparison", "DEFAULT_B", "DEFAULT_LEVEL", "DEFAULT_METHODS", "Interval", "METHODS",
-           "Replicates", "acceleration", "default_method", "bca_levels", "bootstrap_interval", "compact_letters", "compare", "holm",
-           "influence_from_jackknife", "jackknife_groups", "mean_replicates", "paired_p_value", "rank_with_groups",
-           "sliced_w2_replicates", "t_interval", "w2_replicates"]
+           "Replicates", "acceleration", "bca_levels", "bootstrap_interval", "compact_letters", "compare",
+           "default_method", "holm", "influence_from_jackknife", "jackknife_groups", "mean_replicates",
+           "paired_p_value", "rank_with_groups", "sliced_w2_replicates", "t_interval", "w2_replicates"]
