@@ -62,13 +62,13 @@ def null(reps: int) -> None:
     n = 80
     plan = BootstrapPlan(n, 999, 0)
     counts = plan.counts()
-    ps = {"percentile": [], "basic": [], "bca": []}
+    ps = {"percentile": [], "basic": [], "bca": [], "centred": []}
     for _ in range(reps):
         z = rng.standard_normal(n)
         a = np.exp(0.5 * z) + 0.3 * rng.standard_normal(n)
         b = np.exp(0.5 * z) + 0.3 * rng.standard_normal(n)
-        ra = Replicates(a.mean(), counts @ a / n, plan, a - a.mean())
-        rb = Replicates(b.mean(), counts @ b / n, plan, b - b.mean())
+        ra = Replicates(a.mean(), counts @ a / n, plan, a - a.mean(), kind="mean")
+        rb = Replicates(b.mean(), counts @ b / n, plan, b - b.mean(), kind="mean")
         for method in ps:
             ps[method].append(compare(ra, rb, method=method).p_value)
     for method, p in ps.items():

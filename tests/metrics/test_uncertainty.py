@@ -192,12 +192,12 @@ def test_paired_p_values_are_uniform_under_the_null():
         z = rng.standard_normal(n)
         a = np.exp(0.5 * z) + 0.3 * rng.standard_normal(n)
         b = np.exp(0.5 * z) + 0.3 * rng.standard_normal(n)
-        ra = Replicates(a.mean(), counts @ a / n, plan, a - a.mean())
-        rb = Replicates(b.mean(), counts @ b / n, plan, b - b.mean())
+        ra = Replicates(a.mean(), counts @ a / n, plan, a - a.mean(), kind="mean")
+        rb = Replicates(b.mean(), counts @ b / n, plan, b - b.mean(), kind="mean")
         for method in ps:
             c = compare(ra, rb, method=method)
             ps[method].append(c.p_value)
-        lo_hi_contains_0 += compare(ra, rb).interval.contains(0.0)
+        lo_hi_contains_0 += compare(ra, rb).interval.contains(0.0)  # the default for means: BCa
     for method, p in ps.items():
         p = np.array(p)
         assert stats.kstest(p, "uniform").pvalue > 0.01, method
