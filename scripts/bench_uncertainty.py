@@ -7,7 +7,8 @@
   fd_digits with d = the digits classifier's feature dimension (synthetic ReLU features, 360
   reference features), B = 200 replicates and their (centred) interval. With --digits-warm-s
   and --digits-cells (a measured warm time of the digits suite and its cell count) it prints the
-  share of that time the intervals would add (target < 10 %).
+  share of that time the intervals would add (target < 10 %); for scale it also times the digits
+  U-Net (catalogue architecture, untrained, one thread) on a batch of 128 at the suite's mean NFE.
 * a 2-D cell: exact W2 and sliced W2 (512 projections) between 1,000 samples and 1,000 held-out
   points; exact replicates (B = 200) and the first-order "linear" ones (B = 1000).
 * FID-size statistics: n synthetic 2048-d features in 50 blocks, B replicates of the Fréchet
@@ -44,7 +45,7 @@ class Clock:
 
 
 def line(name: str, clock: Clock, per: int | None = None) -> None:
-    extra = (f"   per replicate {clock.wall / per * 1e3:9.2f} ms wall, {clock.cpu / per * 1e3:9.2f} ms cpu"
+    extra = (f"   per replicate (fit) {clock.wall / per * 1e3:9.2f} ms wall, {clock.cpu / per * 1e3:9.2f} ms cpu"
              if per else "")
     print(f"  {name:<58s} {clock.wall:9.3f} s wall {clock.cpu:9.3f} s cpu{extra}", flush=True)
 
@@ -56,7 +57,7 @@ def digits_cell(args) -> float:
     mix = rng.standard_normal((d, d)) / np.sqrt(d)
     ref = stats_from_features(np.maximum(rng.standard_normal((360, d)) @ mix + 0.2, 0))
     x = np.maximum(rng.standard_normal((128, d)) @ mix + 0.25, 0)
-    total = 0.0
+    total = cpu_total = 0.0
     with Clock() as c:
         BootstrapPlan(128, 1000, 0).counts()
     line("resampling plan, B=1000 (once per noise seed)", c)
@@ -65,7 +66,7 @@ def digits_cell(args) -> float:
         for _ in range(3):
             mean_replicates(rng.random(128), BootstrapPlan(128, 1000, 0)).interval("bca")
     line("3 per-sample means + BCa intervals, B=1000", c, 3 * 1000)
-    total += c.wall
+    total, cpu_total = total + c.wall, cpu_total + c.cpu
     FrechetBootstrap.from_features(x, ref, device=args.device).replicates(BootstrapPlan(128, 2, 0))  # warm-up
     with Clock() as c:
         fd = frechet_distance(stats_from_features(x), ref)
@@ -73,8 +74,27 @@ def digits_cell(args) -> float:
     with Clock() as c:
         FrechetBootstrap.from_features(x, ref, device=args.device).replicates(BootstrapPlan(128, 200, 0)).interval()
     line("fd_digits replicates B=200 + centred interval", c, 200)
-    total += c.wall
-    print(f"  intervals per digits cell: {total:.3f} s wall")
+    total, cpu_total = total + c.wall, cpu_total + c.cpu
+    print(f"  intervals per digits cell: {total:.3f} s wall, {cpu_total:.3f} s cpu")
+    # for scale, in the same conditions: the digits U-Net (the catalogue's architecture, untrained
+    # weights: the cost does not depend on them) on a batch of 128, at the suite's mean grid NFE
+    from rfbench.models.networks import build_network
+    from rfbench.models.trained import default_net
+
+    net = build_network(*default_net((1, 8, 8))).eval()
+    xb, tb = torch.randn(128, 1, 8, 8), torch.full((128,), 0.5)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread, like the Fréchet replicates: CPU seconds compare like with like
+    with torch.no_grad():
+        net(xb, tb)
+        with Clock() as c:
+            for _ in range(10):
+                net(xb, tb)
+    torch.set_num_threads(threads)
+    nfe = float(np.mean([1, 2, 3, 4, 6, 8, 12, 16]))
+    print(f"  digits U-Net forward, batch 128, one thread: {c.cpu / 10:.4f} s cpu; x {nfe:g} (the suite's mean NFE) "
+          f"= {c.cpu / 10 * nfe:.3f} s cpu per cell for sampling alone; intervals / sampling = "
+          f"{100 * cpu_total / (c.cpu / 10 * nfe):.0f} % (cpu)")
     if args.digits_warm_s and args.digits_cells:
         share = total * args.digits_cells / args.digits_warm_s
         print(f"  x {args.digits_cells} cells = {total * args.digits_cells:.1f} s = {100 * share:.1f} % of the given "
@@ -132,8 +152,7 @@ def fid_size(args) -> None:
         if args.fid_inf_B:
             with Clock() as c:
                 fd_inf(boot, plan=BootstrapPlan(blocks, args.fid_inf_B, 0))
-            line(f"FD_inf with bootstrap, B={args.fid_inf_B} (15 FDs per replicate, plus the point fit)", c,
-                 args.fid_inf_B)
+            line(f"FD_inf: the fit and B={args.fid_inf_B} bootstrap fits (15 FDs each)", c, args.fid_inf_B + 1)
         del boot, acc
 
 

@@ -21,6 +21,7 @@ docs/uncertainty.md.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -173,11 +174,6 @@ def block_stats(features, block_size: int = 1) -> list[MomentStats]:
 
 
 # -- bootstrap replicates of a Fréchet distance ---------------------------------------------------
-def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
-    w, v = np.linalg.eigh((sigma + sigma.T) / 2)
-    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
-
-
 class _single_thread:
     """Small problems (d <= SMALL_D) run single-threaded on the CPU: their many small tensor ops and
     batched 100-dim eigendecompositions gain nothing from threads, and on a busy machine the thread
@@ -194,6 +190,23 @@ class _single_thread:
 
     def __exit__(self, *exc):
         torch.set_num_threads(self.saved)
+
+
+_SQRT_MEMO: dict[bytes, np.ndarray] = {}
+
+
+def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
+    """Symmetric square root of a PSD matrix, memoised by content (every cell of a suite shares its
+    reference statistics; at d = 128 this eigh was most of a cell's setup)."""
+    key = hashlib.blake2b(np.ascontiguousarray(sigma, np.float64).tobytes(), digest_size=16).digest()
+    if key not in _SQRT_MEMO:
+        with _single_thread(sigma.shape[0] <= SMALL_D):
+            w, v = torch.linalg.eigh(torch.as_tensor((sigma + sigma.T) / 2, dtype=torch.float64))
+        root = ((v * w.clamp(min=0).sqrt()) @ v.T).numpy()
+        if len(_SQRT_MEMO) >= 4:
+            _SQRT_MEMO.pop(next(iter(_SQRT_MEMO)))
+        _SQRT_MEMO[key] = root
+    return _SQRT_MEMO[key]
 
 
 def _trace_sqrt_psd(mats: torch.Tensor) -> torch.Tensor:
@@ -235,10 +248,14 @@ class FrechetBootstrap:
             got = 0 if mu is None else len(mu)
             raise InvalidInputError(f"need at least 2 blocks of features to resample, got {got}")
         ref = _coerce(reference)
-        d = ref.dim
-        if mu.shape[1] != d:
-            raise InvalidInputError(f"features have dimension {mu.shape[1]}, the reference {d}")
+        if mu.shape[1] != ref.dim:
+            raise InvalidInputError(f"features have dimension {mu.shape[1]}, the reference {ref.dim}")
         dev = torch.device(device)
+        with _single_thread(dev.type == "cpu" and ref.dim <= SMALL_D):
+            self._tensors(n_k, mu, blocks, ref, dev)
+
+    def _tensors(self, n_k: np.ndarray, mu: np.ndarray, blocks, ref: FeatureStats, dev: torch.device) -> None:
+        d = ref.dim
         f64 = torch.float64
         self.device, self.d, self.K = dev, d, len(mu)
         self.n_k = n_k
