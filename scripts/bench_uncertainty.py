@@ -1,6 +1,7 @@
 """Print what error bars cost: seconds for B bootstrap replicates of each metric kind.
 
-    python scripts/bench_uncertainty.py [--quick] [--device cuda] [--fid-n 10000 50000] [--fid-B 100]
+    python scripts/bench_uncertainty.py [--quick] [--device cuda] [--n2d 1000 2000] [--b-exact 200]
+                                        [--fid-n 10000 50000] [--fid-B 100] [--fid-inf-B 2]
                                         [--digits-warm-s S --digits-cells C]
 
 * a digits-sized cell: 128 samples; three per-sample means (ref_rmse, psnr, lpips) with B = 1000;
@@ -9,11 +10,11 @@
   and --digits-cells (a measured warm time of the digits suite and its cell count) it prints the
   share of that time the intervals would add (target < 10 %); for scale it also times the digits
   U-Net (catalogue architecture, untrained, one thread) on a batch of 128 at the suite's mean NFE.
-* a 2-D cell: exact W2 and sliced W2 (512 projections) between 1,000 samples and 1,000 held-out
-  points; exact replicates (B = 200) and the first-order "linear" ones (B = 1000).
-* FID-size statistics: n synthetic 2048-d features in 50 blocks, B replicates of the Fréchet
-  distance (one 2048 x 2048 eigendecomposition each) and --fid-inf-B replicates of FD_inf (15 per
-  replicate).
+* a 2-D cell: exact W2 and sliced W2 (512 projections) between n samples and n held-out points
+  (n = 1,000 and 2,000); exact replicates (B = 200) and the first-order "linear" ones (B = 1000).
+* FID-size statistics (n = 10,000 and 50,000): a per-sample mean over all n samples (B = 1000);
+  n synthetic 2048-d features in 50 blocks, B replicates of the Fréchet distance (one 2048 x 2048
+  eigendecomposition each) and --fid-inf-B bootstrap fits of FD_inf (15 distances per fit).
 
 Both wall-clock and process CPU seconds are printed (the CPU figure is less sensitive to other
 jobs on a shared machine), with the load average before and after. Each timed call follows an
@@ -102,13 +103,12 @@ def digits_cell(args) -> float:
     return total
 
 
-def two_d_cell(args) -> None:
-    n = 1000
+def two_d_cell(args, n: int) -> None:
     print(f"2-D cell: {n} samples vs {n} held-out points")
     g = torch.Generator().manual_seed(0)
     x = torch.randn(n, 2, generator=g, dtype=torch.float64) * 1.1
     y = torch.randn(n, 2, generator=g, dtype=torch.float64) + 0.2
-    b_exact = 20 if args.quick else 200
+    b_exact = args.b_exact
     w2_replicates(x[:50], y[:50], BootstrapPlan(50, 2, 0))  # warm-up (imports POT)
     sliced_w2_replicates(x[:50], y[:50], BootstrapPlan(50, 2, 0))
     for name, fn, B in [
@@ -129,6 +129,9 @@ def fid_size(args) -> None:
     for n in args.fid_n:
         print(f"FID-size: {n} synthetic {d}-d features in {blocks} blocks of {n // blocks}, device {args.device}")
         rng = np.random.default_rng(1)
+        with Clock() as c:
+            mean_replicates(rng.random(n), BootstrapPlan(n, 1000, 0))
+        line(f"a per-sample mean over all {n} samples (plan counts made in chunks)", c, 1000)
         scale = rng.uniform(0.05, 1.0, d)
         mix = rng.standard_normal((64, d)) * 0.3
         ref_sigma = np.diag(scale**2) + mix.T @ mix * 1.1
@@ -159,6 +162,8 @@ def fid_size(args) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="B=20 for exact W2/SW2, FID at n=10000 with B=5")
+    ap.add_argument("--n2d", type=int, nargs="*", default=[1000, 2000], help="2-D cell sizes (default 1000 2000)")
+    ap.add_argument("--b-exact", type=int, default=None, help="replicates of exact W2/SW2 (default 200, quick 20)")
     ap.add_argument("--device", default="cpu", help="where Fréchet eigendecompositions run")
     ap.add_argument("--fid-n", type=int, nargs="*", default=None, help="FID-size sample counts (default 10000 50000)")
     ap.add_argument("--fid-B", type=int, default=None, help="FD replicates at FID size (default 100)")
@@ -168,10 +173,12 @@ def main() -> None:
     args = ap.parse_args()
     args.fid_n = args.fid_n if args.fid_n is not None else ([10_000] if args.quick else [10_000, 50_000])
     args.fid_B = args.fid_B or (5 if args.quick else 100)
+    args.b_exact = args.b_exact or (20 if args.quick else 200)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
     digits_cell(args)
-    two_d_cell(args)
+    for n in args.n2d:
+        two_d_cell(args, n)
     fid_size(args)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 

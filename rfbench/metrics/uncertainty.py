@@ -13,12 +13,15 @@ Replicates of each metric kind:
 * a mean of per-sample values (ref_rmse, psnr, lpips, inversion errors): :func:`mean_replicates`,
   a weighted mean per replicate (exact, cheap);
 * exact W2 and sliced W2 (2-D): :func:`w2_replicates` (the resampled points enter the optimal-transport
-  problem as count weights; ``method="linear"`` is the first-order version from the dual potentials,
-  one OT solve in all) and :func:`sliced_w2_replicates` (exact, vectorised 1-D quantile integrals);
+  problem as count weights) and :func:`sliced_w2_replicates` (vectorised 1-D quantile integrals);
+  ``method="linear"`` gives first-order replicates from the derivative with respect to the sample
+  weights (one solve in all instead of one per replicate);
 * Fréchet distances (fd_digits, FID): :mod:`rfbench.metrics.frechet_bootstrap`.
 
-Methods, formulas and the measured validation (coverage, uniform p-values, costs) are in
-docs/uncertainty.md.
+Intervals (:func:`bootstrap_interval`: percentile, basic, BCa, centred; :func:`t_interval` across
+seeds), paired comparisons (:func:`compare`, :func:`paired_p_value`) and rankings with groups
+(:func:`rank_with_groups`). Which interval suits which statistic (FD and W2 are biased), the
+formulas and the measured validation (coverage, uniform p-values, costs) are in docs/uncertainty.md.
 """
 
 from __future__ import annotations
@@ -141,6 +144,12 @@ class BootstrapPlan:
     @classmethod
     def from_dict(cls, d: Mapping) -> BootstrapPlan:
         return cls(int(d["n"]), int(d["B"]), int(d["seed"]))
+
+
+def replicate_indices(n: int, B: int, seed: int = 0) -> np.ndarray:
+    """(B, n) int64 resampling indices of :class:`BootstrapPlan` (n, B, seed) (small n * B only;
+    large plans are used through ``BootstrapPlan.chunks``)."""
+    return BootstrapPlan(n, B, seed).indices()
 
 
 def jackknife_groups(n: int, groups: int | None) -> list[np.ndarray]:
@@ -646,4 +655,5 @@ def sliced_w2_replicates(x, y, plan: BootstrapPlan, *, n_projections: int = 512,
 __all__ = ["BootstrapPlan", "Comparison", "DEFAULT_B", "DEFAULT_LEVEL", "DEFAULT_METHODS", "Interval", "METHODS",
            "Replicates", "acceleration", "bca_levels", "bootstrap_interval", "compact_letters", "compare",
            "default_method", "holm", "influence_from_jackknife", "jackknife_groups", "mean_replicates",
-           "paired_p_value", "rank_with_groups", "sliced_w2_replicates", "t_interval", "w2_replicates"]
+           "paired_p_value", "rank_with_groups", "replicate_indices", "sliced_w2_replicates", "t_interval",
+           "w2_replicates"]

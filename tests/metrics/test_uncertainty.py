@@ -17,8 +17,8 @@ from rfbench.metrics.frechet import frechet_distance, stats_from_features
 from rfbench.metrics.frechet_bootstrap import (BlockAccumulator, FrechetBootstrap, MomentStats, block_stats,
                                                blocks_from_arrays, blocks_to_arrays, fd_inf)
 from rfbench.metrics.uncertainty import (BootstrapPlan, Replicates, acceleration, bootstrap_interval,
-                                         compact_letters, compare, holm, mean_replicates, paired_p_value,
-                                         rank_with_groups, sliced_w2_replicates, t_interval, w2_replicates)
+                                         compact_letters, compare, default_method, holm, mean_replicates,
+                                         paired_p_value, rank_with_groups, sliced_w2_replicates, t_interval, w2_replicates)
 
 
 # -- plans ------------------------------------------------------------------------------------------
@@ -217,6 +217,24 @@ def test_p_value_is_dual_to_the_interval():
             # away from the boundary (quantile interpolation), p >= 0.05 exactly when 0 is inside
             if abs(c.p_value - 0.05) > 0.01:
                 assert inside == (c.p_value >= 0.05), (method, shift, c)
+
+
+def test_basic_and_centred_intervals_and_defaults():
+    # a statistic whose replicates sit 0.5 above it (a bias): basic reflects, centred moves back
+    plan = BootstrapPlan(10, 1001, 0)
+    vals = 2.5 + np.linspace(-1, 1, 1001)
+    rep = Replicates(2.0, vals, plan, kind="frechet")
+    q_lo, q_hi = np.quantile(vals, [0.025, 0.975])
+    assert rep.interval("percentile").lo == pytest.approx(q_lo)
+    assert (rep.interval("basic").lo, rep.interval("basic").hi) == (pytest.approx(4 - q_hi), pytest.approx(4 - q_lo))
+    assert (rep.interval().lo, rep.interval().hi) == (pytest.approx(q_lo - 0.5), pytest.approx(q_hi - 0.5))
+    assert rep.interval().method == default_method("frechet") == "centred"
+    # basic with the bootstrap world's value given: pivot on it
+    rep.truth = 2.1
+    assert rep.interval("basic").lo == pytest.approx(2.0 - (q_hi - 2.1))
+    # the p-value of a centred difference: the replicates moved onto the estimate
+    diff = Replicates(0.0, vals - 2.5 + 0.3, plan, kind="frechet")
+    assert paired_p_value(diff) == pytest.approx(1.0, abs=0.01)
 
 
 def test_pairing_needs_the_same_plan():
