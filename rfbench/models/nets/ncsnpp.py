@@ -441,6 +441,9 @@ class NCSNpp(nn.Module):
             add("out_conv", conv3x3(in_ch, channels))
         self.all_modules = nn.ModuleList(mods)
         self._plan = plan
+        # the parameters an EMA shadow list covers, in its order (the original keeps lists of those
+        # with requires_grad; the Fourier projection's W has none)
+        self._ema_names = [n for n, p in self.named_parameters() if p.requires_grad]
 
     def embed(self, time_cond: torch.Tensor, dtype: torch.dtype) -> torch.Tensor | None:
         """The time embedding every residual block receives (None for an unconditional network)."""
@@ -503,5 +506,5 @@ class NCSNpp(nn.Module):
         return h
 
     def ema_parameter_names(self) -> list[str]:
-        """Names of the parameters an EMA shadow list covers, in its order (those with requires_grad)."""
-        return [n for n, p in self.named_parameters() if p.requires_grad]
+        """Names of the parameters an EMA shadow list covers, in its order."""
+        return list(self._ema_names)

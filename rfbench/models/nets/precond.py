@@ -14,7 +14,7 @@ VPPrecond      1                           -sigma        1/sqrt(sigma^2 + 1)    
 VEPrecond      1                           sigma         1                      ln(sigma / 2)
 =============  ==========================  ============  =====================  ================================
 
-PFGM++ uses EDMPrecond unchanged (its constructor also records ``pfgmpp`` and ``D``; the denoiser does
+PFGM++ uses EDMPrecond unchanged (its constructors also record ``pfgmpp`` and ``D``; the denoiser does
 not depend on D, only the prior and the training kernel do). 2-RF++'s ``EDMPrecondVel`` is EDMPrecond
 queried in flow time: x_sigma = x_t / (1 - t), sigma = t / (1 - t), zero augmentation labels, and
 v = (x_t - D) / t.
@@ -96,14 +96,15 @@ class VPPrecond(_Precond):
 
     def __init__(self, img_resolution: int, img_channels: int, label_dim: int = 0, use_fp16: bool = False,
                  beta_d: float = 19.9, beta_min: float = 0.1, M: int = 1000, epsilon_t: float = 1e-5,
-                 model_type: str = "SongUNet", **model_kwargs):
+                 model_type: str = "SongUNet", pfgmpp: bool = False, D: float = 128, **model_kwargs):
         super().__init__(img_resolution, img_channels, label_dim, use_fp16, model_type, **model_kwargs)
+        self.pfgmpp, self.D = bool(pfgmpp), D
         self.beta_d, self.beta_min, self.M, self.epsilon_t = float(beta_d), float(beta_min), int(M), float(epsilon_t)
         self.sigma_min = float(self.sigma(epsilon_t))
         self.sigma_max = float(self.sigma(1))
 
     def sigma(self, t):
-        t = torch.as_tensor(t, dtype=torch.float64)
+        t = torch.as_tensor(t)  # a Python float becomes float32, as in EDM (its sigma_min carries that rounding)
         return ((0.5 * self.beta_d * t**2 + self.beta_min * t).exp() - 1).sqrt()
 
     def sigma_inv(self, sigma):
@@ -121,8 +122,10 @@ class VEPrecond(_Precond):
     """Preconditioning of score_sde's VE formulation."""
 
     def __init__(self, img_resolution: int, img_channels: int, label_dim: int = 0, use_fp16: bool = False,
-                 sigma_min: float = 0.02, sigma_max: float = 100, model_type: str = "SongUNet", **model_kwargs):
+                 sigma_min: float = 0.02, sigma_max: float = 100, model_type: str = "SongUNet", pfgmpp: bool = False,
+                 D: float = 128, **model_kwargs):
         super().__init__(img_resolution, img_channels, label_dim, use_fp16, model_type, **model_kwargs)
+        self.pfgmpp, self.D = bool(pfgmpp), D
         self.sigma_min, self.sigma_max = float(sigma_min), float(sigma_max)
 
     def forward(self, x, sigma, class_labels=None, augment_labels=None):

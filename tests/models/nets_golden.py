@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import zlib
@@ -38,15 +39,23 @@ def fill_(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     return module
 
 
-def load(tag: str):
-    """(arrays, meta) of tests/data/nets/<tag>_golden.{npz,json}: arrays[variant][key] -> tensor."""
-    meta = json.loads((DATA / f"{tag}_golden.json").read_text())
+def load_golden():
+    """(arrays, meta) of tests/data/nets/golden.{npz,json.gz}: arrays[variant][key] -> tensor,
+    meta[variant] -> {repository, config or precond + init_kwargs, manifest}."""
+    with gzip.open(DATA / "golden.json.gz", "rt") as f:
+        meta = json.load(f)
     arrays: dict[str, dict[str, torch.Tensor]] = {}
-    with np.load(DATA / f"{tag}_golden.npz") as z:
+    with np.load(DATA / "golden.npz") as z:
         for key in z.files:
             variant, name = key.split("/", 1)
             arrays.setdefault(variant, {})[name] = torch.from_numpy(z[key])
     return arrays, meta
+
+
+def load_manifests() -> dict:
+    """Full-size manifests: name -> {tensors: {name: shape}, parameters, parameter_order, ...}."""
+    with gzip.open(DATA / "manifests.json.gz", "rt") as f:
+        return json.load(f)
 
 
 def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
