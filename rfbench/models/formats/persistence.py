@@ -19,6 +19,7 @@ code is kept as text and never executed; no module is imported. Any other global
 
 from __future__ import annotations
 
+import _compat_pickle
 import collections
 import hashlib
 import io
@@ -197,6 +198,10 @@ class RestrictedUnpickler(pickle.Unpickler):
     """Resolves only the globals in :data:`ALLOWED`; anything else raises :class:`UnsafePickleError`."""
 
     def find_class(self, module: str, name: str):
+        # protocol 0-2 pickles name Python 2 modules (__builtin__.set); map them as pickle itself does
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         try:
             return ALLOWED[(module, name)]
         except (KeyError, TypeError):

@@ -88,8 +88,9 @@ def naive_downsample_2d(x: torch.Tensor, factor: int = 2) -> torch.Tensor:
 
 
 def _param(*shape: int) -> nn.Parameter:
-    """An uninitialised parameter; the owning network initialises it (or loads it)."""
-    return nn.Parameter(torch.empty(*shape))
+    """A zero parameter: these networks exist to load released weights, so no time goes into a random
+    init (``init_random_`` gives one for plumbing tests)."""
+    return nn.Parameter(torch.zeros(*shape))
 
 
 class Linear(nn.Module):

@@ -143,7 +143,7 @@ class NIN(nn.Module):
 
     def __init__(self, cin: int, cout: int):
         super().__init__()
-        self.W = nn.Parameter(torch.empty(cin, cout))
+        self.W = nn.Parameter(torch.zeros(cin, cout))
         self.b = nn.Parameter(torch.zeros(cout))
 
     def forward(self, x):
@@ -198,7 +198,7 @@ class FIRConv2d(nn.Module):
 
     def __init__(self, cin: int, cout: int, fir_kernel, kernel: int = 3):
         super().__init__()
-        self.weight = nn.Parameter(torch.empty(cout, cin, kernel, kernel))
+        self.weight = nn.Parameter(torch.zeros(cout, cin, kernel, kernel))
         self.bias = nn.Parameter(torch.zeros(cout))
         self.fir_kernel = tuple(fir_kernel)
 

@@ -104,7 +104,8 @@ class VPPrecond(_Precond):
         self.sigma_max = float(self.sigma(1))
 
     def sigma(self, t):
-        t = torch.as_tensor(t)  # a Python float becomes float32, as in EDM (its sigma_min carries that rounding)
+        # a Python float becomes a float32 CPU tensor, as in EDM (its sigma_min carries that rounding)
+        t = t if isinstance(t, torch.Tensor) else torch.tensor(t, dtype=torch.float32, device="cpu")
         return ((0.5 * self.beta_d * t**2 + self.beta_min * t).exp() - 1).sqrt()
 
     def sigma_inv(self, sigma):
