@@ -43,6 +43,7 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -82,11 +83,13 @@ def draw_labels(label_dim: int, n: int | None = None, *, seed: int = 0, indices=
         if n is None:
             raise InvalidInputError("draw_labels needs n or indices")
         indices = range(int(n))
-    if not 0 <= int(seed) < 2**31:
-        raise InvalidInputError(f"draw_labels: seed must be in [0, 2^31), got {seed}")
+    if int(seed) < 0:
+        raise InvalidInputError(f"draw_labels: seed must be non-negative, got {seed}")
     out = []
     for i in indices:
-        g = torch.Generator().manual_seed((int(seed) << 32) + int(i))
+        # one generator per sample, seeded by a hash of (seed, index): torch's CPU generator keeps only
+        # 32 bits of a seed, so the pair is mixed by numpy's SeedSequence rather than concatenated
+        g = torch.Generator().manual_seed(int(np.random.SeedSequence([int(seed), int(i)]).generate_state(1)[0]))
         out.append(int(torch.randint(int(label_dim), (), generator=g)))
     return torch.tensor(out, dtype=torch.long)
 
@@ -141,13 +144,14 @@ class RectifiedFlowVelocity(ReleasedFlow):
                  time_scale: float = 999.0, meta: dict | None = None):
         super().__init__(name=name, schedule=FLOW, prior=GaussianPrior(), data_shape=data_shape,
                          t_max=1.0 - eps, t_min=0.0, meta=meta)
-        self.net, self.eps, self.time_scale = net, float(eps), float(time_scale)
+        # (not ``self.eps``: that is FlowModel's noise prediction)
+        self.net, self.t_rf_min, self.time_scale = net, float(eps), float(time_scale)
 
     def forward(self, x, t):
         return -self.net(x, self.time_scale * (1 - t))
 
     def config(self):
-        return {**super().config(), "eps": self.eps, "time_scale": self.time_scale}
+        return {**super().config(), "t_rf_min": self.t_rf_min, "time_scale": self.time_scale}
 
 
 class ScoreSDEVP(ReleasedFlow):
