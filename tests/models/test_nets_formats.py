@@ -307,3 +307,28 @@ def test_presets_cover_the_issue():
                  "edm-cifar10-cond-vp", "edm-cifar10-uncond-ve", "edm-imagenet64-cond-adm",
                  "pfgmpp-cifar10-ncsnpp-d2048", "rfpp-cifar10"):
         assert name in PRESETS
+
+
+def test_rfbench_checkpoints_and_diffusers_folders_go_to_their_readers(tmp_path):
+    from rfbench.models.checkpoints import make_checkpoint
+    from rfbench.models.networks import MLP
+
+    net = MLP(2, hidden=8, depth=1)
+    ckpt = make_checkpoint("mine", net, net.config, model_config={"param": "flow", "data_shape": [2]})
+    torch.save(ckpt, tmp_path / "mine.pt")
+    model = load_checkpoint(tmp_path / "mine.pt")
+    assert type(model).__name__ == "NetworkFlow" and model.name == "mine"
+    with pytest.raises(InvalidInputError, match="do not apply"):
+        load_checkpoint(tmp_path / "mine.pt", preset="rf-cifar10-ddpmpp")
+
+    diffusers = pytest.importorskip("diffusers")
+    unet = diffusers.UNet2DModel(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(8, 16),
+                                 layers_per_block=1, down_block_types=("DownBlock2D", "DownBlock2D"),
+                                 up_block_types=("UpBlock2D", "UpBlock2D"), norm_num_groups=4)
+    unet.save_pretrained(tmp_path / "ddpm")
+    diffusers.DDPMScheduler(num_train_timesteps=1000).save_pretrained(tmp_path / "ddpm")
+    model = load_checkpoint(tmp_path / "ddpm")
+    assert type(model).__name__ == "DiffusersUNet" and model.prediction == "eps"
+    assert inspect_checkpoint(tmp_path / "ddpm").format == "diffusers"
+    with pytest.raises(CheckpointError, match="not a diffusers checkpoint"):
+        load_checkpoint(tmp_path)

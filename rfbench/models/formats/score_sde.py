@@ -50,7 +50,8 @@ def ema_state(obj: dict, net: nn.Module, path: Path) -> dict[str, torch.Tensor]:
     if len(shadow) != len(names):
         raise CheckpointError(f"checkpoint file {path}: the EMA list has {len(shadow)} tensors but the network has "
                               f"{len(names)} trainable parameters; the configuration does not match the file")
-    in_file = [k for k in state if k in set(names)]
+    wanted = set(names)
+    in_file = [k for k in state if k in wanted]
     if in_file != names:
         first = next((i for i, (a, b) in enumerate(zip(in_file, names)) if a != b), min(len(in_file), len(names)))
         raise CheckpointError(f"checkpoint file {path}: the file lists its parameters in another order than the network "
