@@ -332,3 +332,15 @@ def test_rfbench_checkpoints_and_diffusers_folders_go_to_their_readers(tmp_path)
     assert inspect_checkpoint(tmp_path / "ddpm").format == "diffusers"
     with pytest.raises(CheckpointError, match="not a diffusers checkpoint"):
         load_checkpoint(tmp_path)
+
+
+def test_legacy_torch_format_training_state(tmp_path):
+    from nets_writers import adam_state
+
+    net = fill_(EDMPrecond(**SMALL_EDM), seed=9).eval()
+    path = tmp_path / "training-state-legacy.pt"
+    with edm_globals():
+        data = dict(optimizer_state=adam_state(list(net.parameters()), 1e-3), step=1, ema=to_records(net, SMALL_EDM),
+                    net=to_records(net, SMALL_EDM))
+        torch.save(data, path, _use_new_zipfile_serialization=False)
+    _same_state(load_checkpoint(path).net, net)

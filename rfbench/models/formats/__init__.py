@@ -115,7 +115,12 @@ def read_any(path: str | Path) -> tuple[str, Any]:
     else:
         obj = _read_restricted(path, zipped=False)
         if isinstance(obj, int) and not isinstance(obj, bool):  # torch's legacy format starts with a magic number
-            obj = read_checkpoint(path, allow_unsafe=False)
+            try:
+                obj = read_checkpoint(path, allow_unsafe=False)
+            except CheckpointError as exc:  # a legacy-format file of persistence records (an old training state)
+                if "torch_utils.persistence" not in str(exc):
+                    raise
+                obj = _read_restricted(path, zipped=True)
     return classify(obj, path), obj
 
 

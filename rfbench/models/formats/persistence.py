@@ -72,6 +72,7 @@ class ModuleRecord:
     its class name and state; nothing of torch's class is instantiated."""
 
     torch_class = "torch.nn.Module"
+    dump_patches = False  # read by torch's legacy-format loader when it meets a module class; patches are never written
 
     def __new__(cls, *args, **kwargs):  # pickle's NEWOBJ calls only __new__
         obj = super().__new__(cls)
