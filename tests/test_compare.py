@@ -140,7 +140,7 @@ def test_cli_compare_writes_and_prints(results, published, tmp_path, capsys):
 @pytest.mark.parametrize("make,needle", [
     (lambda p: None, "does not exist"),
     (lambda p: p.write_text(""), "not a readable CSV"),
-    (lambda p: p.write_text("a,b\n1,2\n"), "missing column(s) model, sampler, nfe, status"),
+    (lambda p: p.write_text("a,b\n1,2\n"), "missing column(s) model, sampler, nfe, nfe_measured, status"),
 ])
 def test_cli_bad_results_file_is_one_line_exit_2(tmp_path, capsys, make, needle):
     path = tmp_path / "results.csv"
