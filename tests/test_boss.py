@@ -9,8 +9,9 @@ import rfbench
 from rfbench.errors import InvalidInputError, NotApplicableError
 from rfbench.metrics import ref_rmse
 from rfbench.models import from_velocity, get_model
-from rfbench.samplers import boss, make_grid
-from rfbench.samplers.boss import (CALIB_SEED, RedressConfig, bellman_nodes, brute_force_nodes, calibrate,
+from rfbench.samplers import make_grid
+from rfbench.training import boss
+from rfbench.training.boss import (CALIB_SEED, RedressConfig, bellman_nodes, brute_force_nodes, calibrate,
                                    euler_reference, jump_costs, redress)
 
 
@@ -172,7 +173,7 @@ def test_sweep_rows_carry_calibration_apart_from_timed_sampling(tmp_path, monkey
     rows carry calib_s / calib_cached next to wall_clock_s; FlowTurbo rows carry nfe_refiner."""
     from rfbench.runner.suite import ModelSpec, Suite
     from rfbench.runner.sweep import sweep
-    from rfbench.samplers.flowturbo import RefinerConfig
+    from rfbench.training.flowturbo import RefinerConfig
 
     monkeypatch.setenv("RFBENCH_CACHE", str(tmp_path / "cache"))
     calls = []

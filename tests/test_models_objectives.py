@@ -9,9 +9,8 @@ import torch
 from scipy import stats
 
 import rfbench
-from rfbench.models import objectives as obj
-from rfbench.models.families import EDMFlow
-from rfbench.models.rectified_flow import NetworkFlow
+from rfbench.models.families import EDMFlow, NetworkFlow
+from rfbench.training import objectives as obj
 
 
 def test_u_shaped_t_follows_the_cosh_density():

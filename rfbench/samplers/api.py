@@ -9,8 +9,8 @@ import torch
 
 from ..errors import InvalidInputError
 from ..models.base import FlowModel, NFECounter
-from .checks import FirstOutputCheck, non_finite_note, warn_notes
-from .grids import make_grid
+from ..models.checks import FirstOutputCheck, non_finite_note, warn_notes
+from ..models.grids import make_grid
 from .registry import SamplerSpec, get_sampler
 
 
@@ -46,14 +46,6 @@ def _resolve_model(model: FlowModel | str) -> FlowModel:
             "wrap a velocity function with rfbench.models.from_velocity(fn)"
         )
     return model
-
-
-def _model_dtype(model: FlowModel) -> torch.dtype | None:
-    """The dtype of the model's first floating parameter or buffer (None for a pure function)."""
-    for p in list(model.parameters()) + list(model.buffers()):
-        if p.is_floating_point():
-            return p.dtype
-    return None
 
 
 def _given_span(grid: str | None, grid_options: dict[str, Any] | None) -> tuple[float, float] | None:
@@ -124,7 +116,7 @@ def sample(
         raise InvalidInputError(
             f"noise has sample shape {tuple(noise.shape[1:])}, but model {model.name!r} expects {model.data_shape}"
         )
-    dtype = dtype or _model_dtype(model) or (noise.dtype if noise.is_floating_point() else torch.float32)
+    dtype = dtype or model.dtype or (noise.dtype if noise.is_floating_point() else torch.float32)
     device = torch.device(device) if device is not None else noise.device
     x = noise.to(device=device, dtype=dtype)
 

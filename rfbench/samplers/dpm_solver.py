@@ -199,7 +199,7 @@ def sample_dpm_multistep(model: FlowModel, x: torch.Tensor, ts: torch.Tensor, *,
     orders = multistep_orders(n, order, [c.finite(i) for i in range(n + 1)], lower_order_final, first_singlestep)
     m: list[torch.Tensor] = []  # outputs at the last grid points, newest last
     for i, k in enumerate(orders):
-        out = model._call(x, c.t[i])
+        out = model.evaluate(x, c.t[i])
         m = (m + [model.convert(out, kind, x, c.t[i])])[-3:]
         if k == 0:
             x = _ddim(model, out, x, c, i, i + 1)
@@ -243,7 +243,7 @@ def sample_dpm_singlestep(model: FlowModel, x: torch.Tensor, ts: torch.Tensor, *
     s = 0
     for step, k in enumerate(orders):
         t = s + k
-        out = model._call(x, c.t[s])
+        out = model.evaluate(x, c.t[s])
         if not (c.finite(s) and c.finite(t)):
             if k != 1:
                 raise InvalidInputError(f"singlestep DPM-Solver: a step of order {k} touches infinite lambda "

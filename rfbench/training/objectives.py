@@ -24,8 +24,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .conversions import append_dims
-from .schedules import Schedule
+from ..models.conversions import append_dims
+from ..models.families import edm_denoise
+from ..models.schedules import Schedule
 
 # -- rectified flow, reflow, distillation -------------------------------------------------------------
 
@@ -129,18 +130,6 @@ def rectified_diffusion_loss(x0: torch.Tensor, eps: torch.Tensor, t: torch.Tenso
 
 
 # -- PFGM++ and EDM ----------------------------------------------------------------------------------
-
-
-def edm_denoise(net: nn.Module, x: torch.Tensor, sigma: torch.Tensor, sigma_data: float) -> torch.Tensor:
-    """EDM's preconditioned denoiser D(x, sigma) = c_skip x + c_out F(c_in x, ln(sigma) / 4), with
-    c_skip = sd^2 / (sigma^2 + sd^2), c_out = sigma sd / sqrt(sigma^2 + sd^2), c_in = 1 / sqrt(sigma^2 + sd^2).
-    PFGM++ uses it unchanged in sigma = r / sqrt(D). x: (batch, ...), sigma: (batch,)."""
-    sd = sigma_data
-    s = append_dims(sigma, x)
-    c_skip = sd**2 / (s**2 + sd**2)
-    c_out = s * sd / torch.sqrt(s**2 + sd**2)
-    c_in = 1 / torch.sqrt(s**2 + sd**2)
-    return c_skip * x + c_out * net(c_in * x, torch.log(sigma) / 4)
 
 
 def edm_sigma(n: int, generator: torch.Generator | None, p_mean: float = -1.2, p_std: float = 1.2) -> torch.Tensor:
