@@ -26,6 +26,7 @@ from torch import nn
 
 from ..models.conversions import append_dims
 from ..models.families import edm_denoise
+from ..models.priors import pfgmpp_beta
 from ..models.schedules import Schedule
 
 # -- rectified flow, reflow, distillation -------------------------------------------------------------
@@ -146,10 +147,7 @@ def pfgmpp_radius(n: int, N: int, D: float, generator: torch.Generator | None, c
     B ~ 0.6), it rewrites the law in low dimension (N = 2, D = 2048: B ~ Beta(1, 1024) has mean 1e-3,
     so 64 % of draws would be clipped up to B = 1e-3).
     """
-    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-    b = np.random.default_rng(seed).beta(N / 2.0, D / 2.0, size=n)
-    if clip is not None:
-        b = np.minimum(b, 1 - clip)
+    b = pfgmpp_beta(n, N, D, generator, clip)
     return torch.from_numpy(np.sqrt(b / (1 - b)))
 
 

@@ -1,7 +1,7 @@
 """Every kind of cache file survives corruption: build it (tiny settings), flip bytes in the file,
 load again, and check that the corruption is reported (a warning naming the file), the file is moved
 aside (``<file>.corrupt-<time>``), the value is rebuilt and equals the original, and the rebuilt file is
-then reused. (Checkpoints and reference solutions: tests/test_reliability.py.)
+then reused. (Checkpoints and reference solutions: tests/integration/test_reliability.py.)
 
 Kinds here: BOSS calibrations, FlowTurbo refiners, FID reference statistics (with the stand-in,
 randomly initialised Inception: no published weights exist on this machine, and none are needed to
