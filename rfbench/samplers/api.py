@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,15 @@ def _resolve_model(model: FlowModel | str) -> FlowModel:
             "wrap a velocity function with rfbench.models.from_velocity(fn)"
         )
     return model
+
+
+def _declares(fn, name: str) -> bool:
+    """Whether ``fn`` names the parameter ``name`` (not through ``**kwargs``: a user's wrapper that
+    forwards ``**kwargs`` to a rule without it must not receive it)."""
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _given_span(grid: str | None, grid_options: dict[str, Any] | None) -> tuple[float, float] | None:
@@ -138,14 +148,16 @@ def sample(
     if callback is not None:
         kwargs["callback"] = callback
     info = dict(plan.info)
+    if _declares(spec.fn, "info"):  # auxiliary results (FlowTurbo's refiner calls) go into the row's info
+        kwargs["info"] = info
     outs, counts = [], []
     with FirstOutputCheck(model, f"sampler {spec.name!r}") as check:
         for chunk in (x.split(batch_size) if batch_size else (x,)):
             with NFECounter(model) as counter:
                 out = spec.fn(model, chunk, ts, **kwargs)
-            if isinstance(out, tuple):  # samplers with auxiliary counts return (x, info)
-                out, extra = out
-                info.update(extra)
+            if not isinstance(out, torch.Tensor):
+                raise InvalidInputError(f"sampler {spec.name!r} returned {type(out).__name__}; an update rule returns "
+                                        "the samples as a tensor (auxiliary results go into its info= dict)")
             outs.append(out)
             counts.append(counter.count)
     if len(set(counts)) > 1:

@@ -76,15 +76,16 @@ def _refine(refiner: nn.Module, x: torch.Tensor, t: float, v: torch.Tensor) -> t
 @torch.no_grad()
 def sample_flowturbo(model: FlowModel, x: torch.Tensor, ts: torch.Tensor, hpr: tuple[int, int, int],
                      refiner: RefinerHandle | None = None, compile: bool = False, callback=None,
-                     **_options: Any) -> tuple[torch.Tensor, dict]:
+                     info: dict[str, Any] | None = None, **_options: Any) -> torch.Tensor:
     """H_{N_H} P_{N_P} R_{N_R} on the uniform grid ``ts`` (S + 1 times); ``hpr`` = (N_H, N_P, N_R).
 
-    Returns (x, {"nfe_main", "nfe_refiner"[, "compile_s"]}), both counted by hooks.
+    Writes "nfe_main" and "nfe_refiner" (both counted by hooks) and, when compiling, "compile_s" into
+    ``info`` (``sample()`` passes the result's info dict).
     """
     n_h, n_p, n_r = hpr
     times = ts.tolist()
     last = len(times) - 2
-    info: dict[str, Any] = {}
+    info = {} if info is None else info
     refiner = refiner.get(x.device, x.dtype) if refiner is not None else None
     swaps = contextlib.nullcontext()
     if compile:
@@ -111,7 +112,7 @@ def sample_flowturbo(model: FlowModel, x: torch.Tensor, ts: torch.Tensor, hpr: t
             if callback is not None:
                 callback({"i": i, "t": t, "t_next": t_next, "x": x})
     info.update(nfe_main=main.count, nfe_refiner=aux.count)
-    return x, info
+    return x
 
 
 # -- NFE plans ----------------------------------------------------------------------------------

@@ -65,7 +65,8 @@ def test_zero_refiner_reduces_the_refiner_steps_to_euler_with_the_handed_over_ve
     x + h/2 (v + v) = x + h v with the velocity handed over: checks the H/P/R wiring by hand."""
     noise = gmm_rf.sample_prior(16, seed=2, dtype=torch.float64)
     ts = make_grid("uniform", 5, gmm_rf)
-    x_out, info = sample_flowturbo(gmm_rf, noise, ts, hpr=(1, 2, 2), refiner=_untrained_handle())
+    info = {}
+    x_out = sample_flowturbo(gmm_rf, noise, ts, hpr=(1, 2, 2), refiner=_untrained_handle(), info=info)
     times = ts.tolist()
     x, cached = noise, None
     for i, (t, tn) in enumerate(zip(times[:-1], times[1:])):
