@@ -144,7 +144,10 @@ def sample(
             raise InvalidInputError(f"grid={grid!r} contradicts the sampler option that asks for grid {plan.grid!r}")
         grid = grid or plan.grid or spec.default_grid
         ts = make_grid(grid, plan.steps, model, **{**plan.grid_options.get(grid, {}), **(grid_options or {})})
-    kwargs = {**plan.kwargs, **options}
+    # options the spec declares are the plan's: they reach the update rule only where it names them
+    # (a user's sampler without declared options gets every option, as its plan does)
+    passed = {k: v for k, v in options.items() if k not in spec.options or _declares(spec.fn, k)}
+    kwargs = {**plan.kwargs, **passed}
     if callback is not None:
         kwargs["callback"] = callback
     info = dict(plan.info)

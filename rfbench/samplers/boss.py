@@ -23,8 +23,8 @@ def grid_bellman(n_steps: int, model: FlowModel, **options) -> torch.Tensor:
 
 
 @torch.no_grad()
-def sample_boss(model: FlowModel, x: torch.Tensor, ts: torch.Tensor, callback=None, **calibration) -> torch.Tensor:
-    """Euler on the Bellman grid ``ts`` (the plan computes it; ``calibration`` options are its)."""
+def sample_boss(model: FlowModel, x: torch.Tensor, ts: torch.Tensor, callback=None) -> torch.Tensor:
+    """Euler on the Bellman grid ``ts`` (the plan computes it from the calibration options)."""
     return integrate_fixed(model, x, ts, "euler", callback=callback)
 
 

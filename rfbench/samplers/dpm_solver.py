@@ -186,8 +186,8 @@ def multistep_orders(n: int, order: int, finite: list[bool], lower_order_final: 
 @torch.no_grad()
 def sample_dpm_multistep(model: FlowModel, x: torch.Tensor, ts: torch.Tensor, *, order: int = 2,
                          form: str = "data", solver_type: str = "midpoint", lower_order_final: bool = True,
-                         d2_factor: float = 1.0, first_singlestep: bool = False, callback=None,
-                         skip_type=None) -> torch.Tensor:
+                         d2_factor: float = 1.0, first_singlestep: bool = False,
+                         callback=None) -> torch.Tensor:
     """Multistep DPM-Solver(++) 2M / 3M on the grid ``ts``: one evaluation per step (none at ts[-1]).
 
     x: (batch, *data_shape) at ts[0]. ``first_singlestep``: take the first step with DPM-Solver-2
@@ -227,8 +227,8 @@ def _t_mid(model: FlowModel, c: _Coords, s: int, t: int) -> float:
 
 @torch.no_grad()
 def sample_dpm_singlestep(model: FlowModel, x: torch.Tensor, ts: torch.Tensor, *, orders: list[int],
-                          form: str = "noise", solver_type: str = "midpoint", callback=None,
-                          skip_type=None, order=None) -> torch.Tensor:
+                          form: str = "noise", solver_type: str = "midpoint",
+                          callback=None) -> torch.Tensor:
     """Singlestep DPM-Solver(++) with per-step ``orders`` on the fine grid ``ts`` (sum(orders) steps).
 
     Step j spans orders[j] fine intervals: its start and end are the outer points, the fine points

@@ -76,7 +76,7 @@ def _refine(refiner: nn.Module, x: torch.Tensor, t: float, v: torch.Tensor) -> t
 @torch.no_grad()
 def sample_flowturbo(model: FlowModel, x: torch.Tensor, ts: torch.Tensor, hpr: tuple[int, int, int],
                      refiner: RefinerHandle | None = None, compile: bool = False, callback=None,
-                     info: dict[str, Any] | None = None, **_options: Any) -> torch.Tensor:
+                     info: dict[str, Any] | None = None) -> torch.Tensor:
     """H_{N_H} P_{N_P} R_{N_R} on the uniform grid ``ts`` (S + 1 times); ``hpr`` = (N_H, N_P, N_R).
 
     Writes "nfe_main" and "nfe_refiner" (both counted by hooks) and, when compiling, "compile_s" into
