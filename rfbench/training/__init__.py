@@ -9,6 +9,9 @@ fine-tune) and FlowTurbo (velocity refiner) on one shared routine (:mod:`rfbench
 from .catalogue import TRAIN_DATASETS, checkpoint_path, load_pairs, load_trained, train_checkpoint
 from .loop import init_seeded, train
 from .recipes import FAMILIES, Family, Recipe, default_net, make_recipe
+from .. import models as _models
+
+_models.make_recipe = make_recipe  # rfbench.models.make_recipe, its former home, keeps working
 
 __all__ = ["FAMILIES", "TRAIN_DATASETS", "Family", "Recipe", "checkpoint_path", "default_net", "init_seeded",
            "load_pairs", "load_trained", "make_recipe", "train", "train_checkpoint"]

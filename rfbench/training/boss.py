@@ -23,9 +23,9 @@ process, and shared by every N; the DP's answer is memoised per N. Rows get ``ca
 the calibration took when it was computed) and ``calib_cached`` (read from the disk cache);
 ``wall_clock_s`` is sampling only.
 
-Measured (docs/boss.md#when-it-helps): on the VP oracle the Bellman grid cuts the error by about 4x at NFE 4 and 8;
-on the rectified-flow path it is slightly worse than the uniform grid (the summed local cost
-ignores that errors made early are contracted on the way to the data).
+Measured (docs/boss.md#when-it-helps): on the VP oracle the Bellman grid cuts the error by about
+4x at NFE 4 and 8; on the rectified-flow path it is slightly worse than the uniform grid (the
+summed local cost ignores that errors made early are contracted on the way to the data).
 
 **Stage 2** (model ``1-rf+boss``, :func:`redress`): a full fine-tune of the velocity network on
 its own Euler trajectories (data-free): at each Bellman node k_n it is regressed onto the chord to
