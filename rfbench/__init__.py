@@ -4,6 +4,7 @@ Public surface:
 
 * ``rfbench.sample(model, sampler, nfe=..., noise=... | n=...)`` -> :class:`SampleResult`
 * ``rfbench.models``: ``get_model``, ``from_velocity``, the model registry
+* ``rfbench.training``: recipes and training of the trained catalogue (``make_recipe``, ``load_trained``)
 * ``rfbench.samplers``: the sampler registry, time grids, ``reference_solution``
 * ``rfbench.metrics``: ref_rmse, straightness, w2 / sliced W2, timing
 * ``rfbench.run_suite(name, ...)``: a standard sweep writing results.csv / results.md / plots
@@ -20,7 +21,7 @@ try:
 except _metadata.PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-from . import models, samplers  # noqa: E402
+from . import models, training, samplers  # noqa: E402  (training registers the trained catalogue)
 from .errors import RFBenchError  # noqa: E402
 from .samplers import SampleResult, reference_solution, sample  # noqa: E402
 
@@ -33,4 +34,4 @@ def run_suite(name: str, **kwargs):
 
 
 __all__ = ["RFBenchError", "SampleResult", "__version__", "models", "reference_solution", "run_suite",
-           "sample", "samplers"]
+           "sample", "samplers", "training"]

@@ -31,6 +31,7 @@ import site
 import sys
 import sysconfig
 import types
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +180,18 @@ def code_hash() -> str:
 
 
 # -- the walker -------------------------------------------------------------------------------------
+# rfbench classes are identified by their qualified name. Classes that moved between modules keep the
+# name they had when their fingerprints first keyed caches (BOSS calibrations, FlowTurbo refiners), so
+# a move does not invalidate those caches: {current name: name in fingerprints}.
+FORMER_NAMES = {
+    **{f"rfbench.models.nets.unet.{n}": f"rfbench.models.unet.{n}" for n in ("ResBlock", "Attention", "UNet")},
+    "rfbench.models.nets.mlp.MLP": "rfbench.models.networks.MLP",
+    "rfbench.models.nets.time.FourierTime": "rfbench.models.networks.FourierTime",
+    "rfbench.models.families.NetworkFlow": "rfbench.models.rectified_flow.NetworkFlow",
+    "rfbench.training.boss.RedressedFlow": "rfbench.samplers.boss.RedressedFlow",
+    "rfbench.models.nets.refiner.VectorRefiner": "rfbench.samplers.flowturbo.VectorRefiner",
+    "rfbench.models.nets.refiner.ConvRefiner": "rfbench.samplers.flowturbo.ConvRefiner",
+}
 _MODULE_PRIVATE = {"training"}
 _CLASS_BOOKKEEPING = {"__dict__", "__weakref__", "__module__", "__doc__", "__qualname__", "__annotations__",
                       "__dataclass_fields__", "__dataclass_params__", "__match_args__", "__firstlineno__",
@@ -270,6 +283,7 @@ class _Walker:
     def cls(self, c: type, where: str) -> Any:
         lib = _library_module(c.__module__)
         name = f"{c.__module__}.{c.__qualname__}"
+        name = FORMER_NAMES.get(name, name)
         if lib is not None:
             return {"class": name, "lib": lib}
         body: dict[str, Any] = {}
@@ -351,3 +365,17 @@ def _global_names(co: types.CodeType) -> set[str]:
         if isinstance(c, types.CodeType):
             names |= _global_names(c)
     return names
+
+
+# -- per-process memo ---------------------------------------------------------------------------------
+_MEMO: weakref.WeakKeyDictionary[Any, dict] = weakref.WeakKeyDictionary()
+
+
+def memo_for(obj: Any) -> dict:
+    """A dict that lives as long as ``obj`` (a model): the per-process memo of work done for it once
+    (BOSS calibrations, FlowTurbo refiners, compiled forwards), so later ``sample()`` calls pay nothing
+    for it and ``wall_clock_s`` stays sampling time only."""
+    if obj not in _MEMO:
+        _MEMO[obj] = {}
+    return _MEMO[obj]
+

@@ -18,8 +18,8 @@ import torch
 
 import rfbench
 from rfbench.models import get_model
-from rfbench.samplers.boss import calibrate
-from rfbench.samplers.flowturbo import load_refiner
+from rfbench.training.boss import calibrate
+from rfbench.training.flowturbo import load_refiner
 
 
 def wall(fn, repeats: int) -> float:

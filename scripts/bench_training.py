@@ -39,7 +39,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     from rfbench.data import get_dataset
     from rfbench.models import get_model
-    from rfbench.models.trained import FAMILIES, make_recipe
+    from rfbench.training.recipes import FAMILIES, make_recipe
 
     names = args.models.split(",") if args.models else list(FAMILIES)
     print(f"cache {os.environ['RFBENCH_CACHE']}; torch {torch.__version__}, {torch.get_num_threads()} threads, "

@@ -79,8 +79,8 @@ def digits_cell(args) -> float:
     print(f"  intervals per digits cell: {total:.3f} s wall, {cpu_total:.3f} s cpu")
     # for scale, in the same conditions: the digits U-Net (the catalogue's architecture, untrained
     # weights: the cost does not depend on them) on a batch of 128, at the suite's mean grid NFE
-    from rfbench.models.networks import build_network
-    from rfbench.models.trained import default_net
+    from rfbench.models.nets import build_network
+    from rfbench.training.recipes import default_net
 
     net = build_network(*default_net((1, 8, 8))).eval()
     xb, tb = torch.randn(128, 1, 8, 8), torch.full((128,), 0.5)

@@ -161,7 +161,7 @@ def _save_pickled(path: Path) -> None:
     """An rfbench-style checkpoint that also holds an argparse.Namespace (as old training scripts
     saved their arguments): loading it needs full unpickling."""
     from rfbench.models.checkpoints import make_checkpoint
-    from rfbench.models.networks import MLP
+    from rfbench.models.nets import MLP
 
     torch.manual_seed(0)
     net = MLP(dim=2, hidden=16, depth=2)
@@ -174,8 +174,8 @@ def make_inputs(root: Path) -> dict[str, str]:
     """Write every file the cases refer to under ``root``; return placeholder -> path."""
     from PIL import Image
 
-    from rfbench.models.networks import MLP
-    from rfbench.models.unet import UNet
+    from rfbench.models.nets import MLP
+    from rfbench.models.nets import UNet
 
     root.mkdir(parents=True, exist_ok=True)
     p: dict[str, Path] = {"out": root / "out", "missing_pt": root / "nothere.pt", "missing_json": root / "nothere.json",

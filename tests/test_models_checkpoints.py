@@ -12,7 +12,7 @@ import rfbench
 from rfbench.cli import main
 from rfbench.errors import CheckpointError, InvalidInputError
 from rfbench.models import MODELS, get_model, register_checkpoint, register_checkpoints_file
-from rfbench.models.trained import checkpoint_path, load_pairs, load_trained, make_recipe, train_checkpoint
+from rfbench.training import checkpoint_path, load_pairs, load_trained, make_recipe, train_checkpoint
 
 TINY_PAIRS = {"n": 256, "rtol": 1e-4, "atol": 1e-4, "dtype": "float32", "chunk": 256, "seed": 20_000}
 

@@ -118,7 +118,7 @@ def test_cifar10_loader_refuses_code_in_pickles(tmp_path):
 
 
 def test_registered_image_dataset_trains_a_unet_recipe(tmp_path):
-    from rfbench.models.trained import make_recipe
+    from rfbench.training import make_recipe
 
     _write_pngs(tmp_path, 6, size=16)
     try:

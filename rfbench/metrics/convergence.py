@@ -38,9 +38,8 @@ def measure_convergence(model: FlowModel, sampler: str, nfes: list[int], *, n: i
                         reference: torch.Tensor | None = None, last: int = 3, **options) -> ConvergenceResult:
     """ref_rmse of ``sampler`` at each NFE in float64, and the fitted order (over ``last`` points)."""
     from ..samplers import reference_solution, sample
-    from ..samplers.adaptive import model_in_dtype
 
-    model = model_in_dtype(model, torch.float64)
+    model = model.in_dtype(torch.float64)
     noise = model.sample_prior(n, seed=seed, dtype=torch.float64)
     if reference is None:
         reference = reference_solution(model, noise, rtol=1e-11, atol=1e-11).x_end

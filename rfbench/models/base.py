@@ -17,6 +17,7 @@ evaluation, whatever the sampler's formula claims.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
@@ -89,16 +90,49 @@ class FlowModel(nn.Module):
         """Native prediction at (x, t); x: (batch, *data_shape), t: (batch,) in x's dtype."""
         raise NotImplementedError
 
-    def _call(self, x: torch.Tensor, t) -> torch.Tensor:
+    def evaluate(self, x: torch.Tensor, t) -> torch.Tensor:
+        """The native prediction at (x, t): one NFE. ``t`` may be a number or a (batch,) tensor."""
         t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
         if t.ndim == 0:
             t = t.expand(x.shape[0])
         return self(x, t)
 
+    _call = evaluate  # the former private name (users' code may still call it)
+
+    def can_evaluate(self, t: float) -> bool:
+        """False where the model cannot be evaluated at ``t``: t_min of an EDM / PFGM++ denoiser
+        (samplers then end with an Euler step into t_min)."""
+        return not (t == self.t_min and not self.eval_at_t_min)
+
+    # -- where and in what precision it computes ------------------------------------------------
+    def _floating(self) -> list[torch.Tensor]:
+        return [p for p in [*self.parameters(), *self.buffers()] if p.is_floating_point()]
+
+    @property
+    def device(self) -> torch.device:
+        """The device of its first parameter or buffer (CPU for a parameter-free model)."""
+        for p in [*self.parameters(), *self.buffers()]:
+            return p.device
+        return torch.device("cpu")
+
+    @property
+    def dtype(self) -> torch.dtype | None:
+        """The dtype of its first floating parameter or buffer; None for a model without any."""
+        floating = self._floating()
+        return floating[0].dtype if floating else None
+
+    def in_dtype(self, dtype: torch.dtype) -> FlowModel:
+        """Itself if every floating parameter and buffer is already in ``dtype``, else a converted
+        copy (the original is untouched)."""
+        params = list(self.parameters()) + [b for b in self.buffers() if b.is_floating_point()]
+        if all(p.dtype == dtype for p in params):
+            return self
+        return copy.deepcopy(self).to(dtype)
+
     # -- predictions in the form a sampler needs ------------------------------------------------
     def predict(self, x: torch.Tensor, t, kind: str = "velocity") -> torch.Tensor:
         """One evaluation, returned as ``kind`` ("velocity", "x0" or "eps")."""
-        return self.convert(self._call(x, t), kind, x, t)
+        return self.convert(self.evaluate(x, t), kind, x, t)
 
     def convert(self, out: torch.Tensor, kind: str, x: torch.Tensor, t) -> torch.Tensor:
         """Convert a native output ``out`` at (x, t) to ``kind`` without evaluating the model again

@@ -79,14 +79,6 @@ def convert(out: torch.Tensor, kind: str, to: str, x: torch.Tensor, t, schedule:
     return x0 if to == "x0" else n
 
 
-def velocity_from_x0(x0, x, t, schedule):
-    return convert(x0, "x0", "velocity", x, t, schedule)
-
-
-def velocity_from_eps(eps, x, t, schedule):
-    return convert(eps, "eps", "velocity", x, t, schedule)
-
-
 def x0_from_velocity(v, x, t, schedule):
     return convert(v, "velocity", "x0", x, t, schedule)
 

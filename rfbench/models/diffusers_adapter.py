@@ -169,7 +169,7 @@ def load_diffusers_unet(path: str | Path, *, name: str = "diffusers-unet", expec
 def register_diffusers_checkpoint(name: str, path: str | Path, *, description: str | None = None):
     """Register the diffusers folder ``path`` as model ``name`` (kind "external"); the factory takes
     ``sha256`` (optional) to refuse a checkpoint that changed since it was hashed."""
-    from . import MODELS, ModelEntry, register_model
+    from .registry import MODELS, ModelEntry, register_model
 
     if name in MODELS and MODELS.get(name).kind != "external":
         raise InvalidInputError(f"checkpoint name {name!r} is taken by rfbench's {MODELS.get(name).kind} model; "

@@ -124,7 +124,7 @@ def register_checkpoint(name: str, path: str | Path, *, family: str | None = Non
     full unpickling (see :func:`~rfbench.models.checkpoints.read_checkpoint`); None: the process default.
     """
     from ..registry import check_name
-    from . import MODELS, ModelEntry, register_model
+    from .registry import MODELS, ModelEntry, register_model
 
     check_name(name, "checkpoint")
     check_types({"family": family, "net": net, "net_config": net_config, "data_shape": data_shape, "dataset": dataset,

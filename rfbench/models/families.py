@@ -20,14 +20,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import torch
 from torch import nn
 
+from ..data import DATASETS, get_dataset
 from ..errors import CheckpointError
 from .base import FlowModel
 from .conversions import append_dims
-from .objectives import edm_denoise
-from .priors import PFGMPPPrior
-from .rectified_flow import NetworkFlow
+from .priors import GaussianPrior, PFGMPPPrior
 from .schedules import FLOW, VPLinearSchedule, edm_sigma_to_t, schedule_from_config
 
 PARAMS = ("flow", "vp-eps", "edm")
@@ -39,7 +39,48 @@ PARAM_ALIASES = {"flow": "flow", "rectified-flow": "flow", "rf": "flow", "reflow
 VP_T_MIN = 1e-3
 
 
-class EDMFlow(FlowModel):
+class NetworkFlow(FlowModel):
+    """A network ``net(x, t)`` returning the model's native prediction, as a FlowModel.
+
+    Rectified flow (Liu, Gong & Liu 2022, arXiv 2209.03003) in rfbench time: x_t = (1 - t) x0 + t n,
+    ``net`` is the velocity n - x0 (the RF paper's x1 - x0 with time reversed), trained on all of
+    [0, 1], so samplers may evaluate it at both ends (the RF code's eps = 1e-3 offset is not needed).
+    """
+
+    def __init__(self, net: nn.Module, *, name: str, prediction: str = "velocity", dataset: str | None = None,
+                 meta: dict[str, Any] | None = None, **kw):
+        kw.setdefault("schedule", FLOW)
+        kw.setdefault("prior", GaussianPrior())
+        super().__init__(**kw)
+        self.net, self.name, self.prediction, self.dataset = net, name, prediction, dataset
+        self.meta = dict(meta or {})
+
+    def forward(self, x, t):
+        return self.net(x, t)
+
+    def sample_data(self, n, *, generator=None):
+        if self.dataset is None or self.dataset not in DATASETS:
+            return None
+        return get_dataset(self.dataset).sample(n, generator=generator)
+
+    def config(self):
+        return {**super().config(), "dataset": self.dataset, "checkpoint": self.meta.get("config_hash")}
+
+
+def edm_denoise(net: nn.Module, x: torch.Tensor, sigma: torch.Tensor, sigma_data: float) -> torch.Tensor:
+    """EDM's preconditioned denoiser D(x, sigma) = c_skip x + c_out F(c_in x, ln(sigma) / 4), with
+    c_skip = sd^2 / (sigma^2 + sd^2), c_out = sigma sd / sqrt(sigma^2 + sd^2), c_in = 1 / sqrt(sigma^2 + sd^2).
+    PFGM++ uses it unchanged in sigma = r / sqrt(D). x: (batch, ...), sigma: (batch,)."""
+    sd = sigma_data
+    s = append_dims(sigma, x)
+    c_skip = sd**2 / (s**2 + sd**2)
+    c_out = s * sd / torch.sqrt(s**2 + sd**2)
+    c_in = 1 / torch.sqrt(s**2 + sd**2)
+    return c_skip * x + c_out * net(c_in * x, torch.log(sigma) / 4)
+
+
+
+class EDMFlow(NetworkFlow):
     """A PFGM++ / EDM denoiser network in rfbench flow time.
 
     forward(x_t, t): sigma = t / (1 - t), x_sigma = x_t / (1 - t), returns D(x_sigma, sigma) (the data
@@ -51,22 +92,18 @@ class EDMFlow(FlowModel):
     def __init__(self, net: nn.Module, *, D: float, sigma_data: float, data_shape: tuple[int, ...], name: str,
                  sigma_max: float = 80.0, sigma_min: float = 0.002, dataset: str | None = None,
                  meta: dict[str, Any] | None = None):
-        super().__init__(schedule=FLOW, prior=PFGMPPPrior(D, sigma_max), data_shape=data_shape,
+        super().__init__(net, name=name, prediction="x0", dataset=dataset, meta=meta, schedule=FLOW,
+                         prior=PFGMPPPrior(D, sigma_max), data_shape=data_shape,
                          t_max=float(edm_sigma_to_t(sigma_max)), t_min=0.0, eval_at_t_min=False,
                          t_ref_end=float(edm_sigma_to_t(sigma_min)))
-        self.net, self.name, self.dataset = net, name, dataset
         self.D, self.sigma_data, self.sigma_max, self.sigma_min = float(D), float(sigma_data), float(sigma_max), float(sigma_min)
-        self.meta = dict(meta or {})
 
     def forward(self, x, t):
         one_minus = append_dims(1 - t, x)
         return edm_denoise(self.net, x / one_minus, t / (1 - t), self.sigma_data)
 
-    def sample_data(self, n, *, generator=None):
-        return NetworkFlow.sample_data(self, n, generator=generator)
-
     def config(self):
-        return {**super().config(), "D": self.D, "sigma_data": self.sigma_data, "sigma_min": self.sigma_min,
+        return {**FlowModel.config(self), "D": self.D, "sigma_data": self.sigma_data, "sigma_min": self.sigma_min,
                 "dataset": self.dataset, "checkpoint": self.meta.get("config_hash")}
 
 
@@ -112,7 +149,7 @@ def model_from_checkpoint(ckpt: dict, path, *, name: str | None = None, meta: di
     """Build the network named in ``ckpt``, load its weights (every mismatch is reported with the file)
     and wrap it. Checkpoints without a ``model_config`` are 1-RF velocity MLPs (rfbench's first format)."""
     from .checkpoints import load_state
-    from .networks import build_network
+    from .nets import build_network
 
     net = build_network(ckpt.get("net", "MLP"), ckpt["net_config"], source=f"checkpoint file {path}")
     load_state(net, ckpt["state_dict"], path)

@@ -36,6 +36,15 @@ class GaussianPrior(Prior):
         return {"name": self.name, "scale": self.scale}
 
 
+def pfgmpp_beta(n: int, N: int, D: float, generator: torch.Generator | None, clip: float | None = None) -> np.ndarray:
+    """B ~ Beta(N/2, D/2), one per sample (shape (n,), float64): the radius law of the PFGM++ kernel,
+    drawn by numpy from a seed taken from ``generator`` (shared by the prior and the training kernel).
+    ``clip`` caps B at 1 - clip."""
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    b = np.random.default_rng(seed).beta(N / 2.0, D / 2.0, size=n)
+    return b if clip is None else np.minimum(b, 1 - clip)
+
+
 class PFGMPPPrior(Prior):
     """The PFGM++ prior at r_max = sigma_max sqrt(D), expressed in rfbench flow time.
 
@@ -55,8 +64,7 @@ class PFGMPPPrior(Prior):
 
     def radius_scale(self, n: int, N: int, generator: torch.Generator | None) -> torch.Tensor:
         """sqrt(D B/(1-B)) per sample: the norm of kernel noise divided by sigma (shape (n,))."""
-        seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-        b = np.random.default_rng(seed).beta(N / 2.0, self.D / 2.0, size=n)
+        b = pfgmpp_beta(n, N, self.D, generator)
         return torch.from_numpy(np.sqrt(self.D * b / (1.0 - b)))
 
     def sample(self, n, shape, generator=None):

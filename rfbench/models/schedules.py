@@ -97,7 +97,46 @@ class FlowSchedule(Schedule):
         return torch.sigmoid(-_t(lam))
 
 
-class VPLinearSchedule(Schedule):
+class VPSchedule(Schedule):
+    """A variance-preserving path: sigma = sqrt(1 - alpha^2), defined by log alpha(t) and its derivative
+    (subclasses implement ``log_alpha``, ``d_log_alpha`` and the inverse ``t_of_log_alpha``)."""
+
+    def _time(self, t: Tensorish) -> torch.Tensor:
+        return _t(t)
+
+    def log_alpha(self, t: Tensorish) -> torch.Tensor:
+        raise NotImplementedError
+
+    def d_log_alpha(self, t: Tensorish) -> torch.Tensor:
+        raise NotImplementedError
+
+    def t_of_log_alpha(self, la: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def alpha(self, t):
+        return torch.exp(self.log_alpha(t))
+
+    def sigma(self, t):
+        return torch.sqrt(-torch.expm1(2 * self.log_alpha(t)))
+
+    def d_alpha(self, t):
+        t = self._time(t)
+        return self.alpha(t) * self.d_log_alpha(t)
+
+    def d_sigma(self, t):
+        return -self.alpha(t) * self.d_alpha(t) / self.sigma(t)
+
+    def log_snr(self, t):
+        la = self.log_alpha(t)
+        return la - 0.5 * torch.log(-torch.expm1(2 * la))
+
+    def t_of_log_snr(self, lam):
+        lam = self._time(lam)
+        # log alpha from lambda: alpha^2 = 1 / (1 + e^{-2 lambda})
+        return self.t_of_log_alpha(-0.5 * torch.logaddexp(torch.zeros_like(lam), -2 * lam))
+
+
+class VPLinearSchedule(VPSchedule):
     """Variance-preserving diffusion with linear beta(t) = beta_min + t (beta_max - beta_min).
 
     log alpha(t) = -beta_min t / 2 - (beta_max - beta_min) t^2 / 4, sigma = sqrt(1 - alpha^2)
@@ -113,26 +152,12 @@ class VPLinearSchedule(Schedule):
         t = _t(t)
         return -0.5 * self.beta_min * t - 0.25 * (self.beta_max - self.beta_min) * t**2
 
-    def alpha(self, t):
-        return torch.exp(self.log_alpha(t))
-
-    def sigma(self, t):
-        return torch.sqrt(-torch.expm1(2 * self.log_alpha(t)))
-
-    def d_alpha(self, t):
+    def d_log_alpha(self, t):
         t = _t(t)
-        return self.alpha(t) * (-0.5 * self.beta_min - 0.5 * (self.beta_max - self.beta_min) * t)
+        return -0.5 * self.beta_min - 0.5 * (self.beta_max - self.beta_min) * t
 
-    def d_sigma(self, t):
-        return -self.alpha(t) * self.d_alpha(t) / self.sigma(t)
-
-    def log_snr(self, t):
-        la = self.log_alpha(t)
-        return la - 0.5 * torch.log(-torch.expm1(2 * la))
-
-    def t_of_log_snr(self, lam):
-        lam = _t(lam)
-        big_l = torch.logaddexp(torch.zeros_like(lam), -2 * lam)  # log(1 + e^{-2 lambda}) = -2 log alpha
+    def t_of_log_alpha(self, la):
+        big_l = -2 * la  # log(1 + e^{-2 lambda}); exact: -0.5 and -2 are powers of two
         db = self.beta_max - self.beta_min
         return 2 * big_l / (self.beta_min + torch.sqrt(self.beta_min**2 + 2 * db * big_l))
 
@@ -140,7 +165,7 @@ class VPLinearSchedule(Schedule):
         return {"name": self.name, "beta_min": self.beta_min, "beta_max": self.beta_max}
 
 
-class DiscreteVPSchedule(Schedule):
+class DiscreteVPSchedule(VPSchedule):
     """A DDPM schedule of T discrete steps, made continuous as DPM-Solver does for discrete models.
 
     alphas_cumprod[k] = prod_{i <= k} (1 - beta_i), k = 0..T-1, sit at t_k = (k + 1) / T; log alpha(t)
@@ -167,6 +192,9 @@ class DiscreteVPSchedule(Schedule):
         self._slope = torch.diff(self._log_alpha) / torch.diff(self._t)  # per interval
         self._on_device: dict = {}
 
+    def _time(self, t):
+        return _t(t).to(torch.float64)
+
     def _tables(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(grid t_k, log alpha_k, slopes) on ``device`` (a GPU ODE solve passes t on the GPU)."""
         if device.type == "cpu":
@@ -185,28 +213,13 @@ class DiscreteVPSchedule(Schedule):
         i = self._piece(t)
         return log_alpha[i] + slope[i] * (t - grid[i])
 
-    def alpha(self, t):
-        return torch.exp(self.log_alpha(t))
-
-    def sigma(self, t):
-        return torch.sqrt(-torch.expm1(2 * self.log_alpha(t)))
-
-    def d_alpha(self, t):
+    def d_log_alpha(self, t):
         t = _t(t).to(torch.float64)
-        return self.alpha(t) * self._tables(t.device)[2][self._piece(t)]
+        return self._tables(t.device)[2][self._piece(t)]
 
-    def d_sigma(self, t):
-        return -self.alpha(t) * self.d_alpha(t) / self.sigma(t)
-
-    def log_snr(self, t):
-        la = self.log_alpha(t)
-        return la - 0.5 * torch.log(-torch.expm1(2 * la))
-
-    def t_of_log_snr(self, lam):
-        lam = _t(lam).to(torch.float64)
-        la = -0.5 * torch.logaddexp(torch.zeros_like(lam), -2 * lam)  # log alpha from lambda
+    def t_of_log_alpha(self, la):
         # log alpha is decreasing and piecewise linear in t: invert on the reversed grid
-        grid, log_alpha, slope = self._tables(lam.device)
+        grid, log_alpha, slope = self._tables(la.device)
         i = (torch.searchsorted(-log_alpha, (-la).contiguous()) - 1).clamp(0, self.num_steps - 2)
         return grid[i] + (la - log_alpha[i]) / slope[i]
 

@@ -24,7 +24,6 @@ from ..metrics.distribution import MIN_POINTS_W2
 from ..models import get_model, model_identity
 from ..models.base import FlowModel
 from ..samplers import GRIDS, get_sampler, reference_solution, sample
-from ..samplers.adaptive import model_in_dtype
 from .environment import code_hash, environment
 from .hooks import ARTIFACTS, CELL_METRICS, add_note
 from .records import CellStore, cell_config_hash
@@ -119,7 +118,7 @@ class SweepContext:
             def build() -> dict:
                 noise = self.noise(spec, seed).to(self.device)
                 sol = reference_solution(model, noise, rtol=tol, atol=tol, dtype=ref_dtype, times=midpoint_times(model))
-                ref_model = model_in_dtype(model, ref_dtype)
+                ref_model = model.in_dtype(ref_dtype)
                 s = straightness_from_trajectory(ref_model, sol.times[1:-1], sol.states[1:-1], sol.states[0],
                                                  sol.x_end)
                 return {"x_end": sol.x_end.cpu(), "nfe": sol.nfe, "seconds": sol.seconds, "straightness": s,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,8 +10,8 @@ import torch
 
 from ..errors import InvalidInputError
 from ..models.base import FlowModel, NFECounter
-from .checks import FirstOutputCheck, non_finite_note, warn_notes
-from .grids import make_grid
+from ..models.checks import FirstOutputCheck, non_finite_note, warn_notes
+from ..models.grids import make_grid
 from .registry import SamplerSpec, get_sampler
 
 
@@ -48,12 +49,13 @@ def _resolve_model(model: FlowModel | str) -> FlowModel:
     return model
 
 
-def _model_dtype(model: FlowModel) -> torch.dtype | None:
-    """The dtype of the model's first floating parameter or buffer (None for a pure function)."""
-    for p in list(model.parameters()) + list(model.buffers()):
-        if p.is_floating_point():
-            return p.dtype
-    return None
+def _declares(fn, name: str) -> bool:
+    """Whether ``fn`` names the parameter ``name`` (not through ``**kwargs``: a user's wrapper that
+    forwards ``**kwargs`` to a rule without it must not receive it)."""
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _given_span(grid: str | None, grid_options: dict[str, Any] | None) -> tuple[float, float] | None:
@@ -124,7 +126,7 @@ def sample(
         raise InvalidInputError(
             f"noise has sample shape {tuple(noise.shape[1:])}, but model {model.name!r} expects {model.data_shape}"
         )
-    dtype = dtype or _model_dtype(model) or (noise.dtype if noise.is_floating_point() else torch.float32)
+    dtype = dtype or model.dtype or (noise.dtype if noise.is_floating_point() else torch.float32)
     device = torch.device(device) if device is not None else noise.device
     x = noise.to(device=device, dtype=dtype)
 
@@ -142,18 +144,23 @@ def sample(
             raise InvalidInputError(f"grid={grid!r} contradicts the sampler option that asks for grid {plan.grid!r}")
         grid = grid or plan.grid or spec.default_grid
         ts = make_grid(grid, plan.steps, model, **{**plan.grid_options.get(grid, {}), **(grid_options or {})})
-    kwargs = {**plan.kwargs, **options}
+    # options the spec declares are the plan's: they reach the update rule only where it names them
+    # (a user's sampler without declared options gets every option, as its plan does)
+    passed = {k: v for k, v in options.items() if k not in spec.options or _declares(spec.fn, k)}
+    kwargs = {**plan.kwargs, **passed}
     if callback is not None:
         kwargs["callback"] = callback
     info = dict(plan.info)
+    if _declares(spec.fn, "info"):  # auxiliary results (FlowTurbo's refiner calls) go into the row's info
+        kwargs["info"] = info
     outs, counts = [], []
     with FirstOutputCheck(model, f"sampler {spec.name!r}") as check:
         for chunk in (x.split(batch_size) if batch_size else (x,)):
             with NFECounter(model) as counter:
                 out = spec.fn(model, chunk, ts, **kwargs)
-            if isinstance(out, tuple):  # samplers with auxiliary counts return (x, info)
-                out, extra = out
-                info.update(extra)
+            if not isinstance(out, torch.Tensor):
+                raise InvalidInputError(f"sampler {spec.name!r} returned {type(out).__name__}; an update rule returns "
+                                        "the samples as a tensor (auxiliary results go into its info= dict)")
             outs.append(out)
             counts.append(counter.count)
     if len(set(counts)) > 1:

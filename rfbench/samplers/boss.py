@@ -1,212 +1,35 @@
-"""BOSS: Bellman Optimal Step-size Straightening (Nguyen, Nguyen & Nguyen 2023, arXiv 2312.16414).
-
-**Stage 1** (sampler ``boss``, grid ``bellman``): the N times of an N-step Euler sampler, chosen
-by dynamic programming over a fine grid, as in the official code (nguyenngocbaocmt02/BOSS):
-
-* fine grid t_0 = t_max > t_1 > ... > t_K = t_min, uniform in rfbench time (``base_grid``), K = 100;
-* reference trajectories: M = 100 calibration noises, drawn with ``CALIB_SEED`` (never a suite's
-  evaluation seed), integrated by **Euler on the fine grid** (the official code's reference; a
-  tighter solver would change the costs, not the method), keeping states x_j and v_j = v(x_j, t_j);
-* cost of one Euler jump from reference state i to reference state j > i:
-
-      C[i, j] = mean_m || x_i + (t_j - t_i) v_i - x_j ||^2     (squared L2 summed over dimensions)
-
-  Each jump starts on the reference, so costs are local errors and add along a path;
-* Bellman recursion for N steps: V_1(i) = C[i, K], V_n(i) = min_{i<j<K} C[i, j] + V_{n-1}(j);
-  V_N(0) and its argmins give 0 = k_0 < k_1 < ... < k_N = K, the grid t_{k_0}, ..., t_{k_N}.
-  O(N K^2). Euler on a non-uniform grid stays order 1: BOSS changes the error constant.
-
-The cost matrix is computed once per (model, K, M, seed, base grid), cached on disk and in the
-process, and shared by every N; the DP's answer is memoised per N. Rows get ``calib_s`` (seconds
-the calibration took when it was computed) and ``calib_cached`` (read from the disk cache);
-``wall_clock_s`` is sampling only.
-
-Measured (README): on the VP oracle the Bellman grid cuts the error by about 4x at NFE 4 and 8;
-on the rectified-flow path it is slightly worse than the uniform grid (the summed local cost
-ignores that errors made early are contracted on the way to the data).
-
-**Stage 2** (model ``1-rf+boss``, :func:`redress`): a full fine-tune of the velocity network on
-its own Euler trajectories (data-free): at each Bellman node k_n it is regressed onto the chord to
-the next node, (x_{k_{n+1}} - x_{k_n}) / (t_{k_{n+1}} - t_{k_n}), which straightens the flow for
-that N-step grid. The new checkpoint is cached per (base model, N, settings); the model carries its
-stage-1 grid, which ``boss`` uses at that N. Network models only.
+"""BOSS's sampler (Nguyen, Nguyen & Nguyen 2023, arXiv 2312.16414): Euler on the Bellman-optimal grid
+``bellman``, which the calibration of :mod:`rfbench.training.boss` computes per model (stage 1; see
+there for the method, the cache and what the rows report). A model fine-tuned by stage 2
+(``1-rf+boss``) carries its own grid for its N, which the plan uses as is.
 """
 
 from __future__ import annotations
 
-import copy
-import itertools
-import time
-from dataclasses import asdict, dataclass, field
-from typing import Any
-
 import torch
-from tqdm.auto import tqdm
 
-from .. import cache
-from ..errors import InvalidInputError, NotApplicableError
 from ..models.base import FlowModel
-from ..models.checkpoints import load_state, make_checkpoint, validate_checkpoint
-from ..models.rectified_flow import NetworkFlow
-from ..models.training import train
-from .adaptive import model_in_dtype
-from .calibration import memo_for, model_device, model_fingerprint
-from .classic import sample_euler
-from .grids import make_grid, register_grid
+from ..models.grids import register_grid
+from ..models.ode import integrate_fixed
+from ..training.boss import CALIB_OPTIONS, calibrate, calibration_options
 from .registry import Plan, SamplerSpec, register_sampler
-
-BOSS_CODE_VERSION = "boss-v1"  # bump when the calibration changes what a config produces
-CALIB_SEED = 20_231_227  # calibration noise; suites evaluate on seeds 0, 1, ... (held-out data: 10_000)
-CALIB_OPTIONS = {"K": 100, "M": 100, "calib_seed": CALIB_SEED, "base_grid": "uniform"}
-
-
-@dataclass
-class Calibration:
-    """Stage-1 result for one model and setting.
-
-    ts: (K+1,) fine grid, float64, decreasing; cost: (K+1, K+1) float64, cost[i, j] the Euler-jump
-    cost for i < j and +inf elsewhere; seconds: time the calibration took when it was computed;
-    cache_hit: read from the disk cache.
-    """
-
-    ts: torch.Tensor
-    cost: torch.Tensor
-    seconds: float
-    cache_hit: bool
-    config: dict
-    _solved: dict = field(default_factory=dict, repr=False)
-
-    def solve(self, n: int) -> tuple[list[int], float]:
-        """Bellman nodes and cost for n steps, memoised (so timed sampling calls skip the DP)."""
-        if n not in self._solved:
-            self._solved[n] = bellman_nodes(self.cost, n)
-        return self._solved[n]
-
-
-@torch.no_grad()
-def euler_reference(model: FlowModel, x: torch.Tensor, ts: torch.Tensor, *, keep: list[int] | None = None,
-                    progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """Euler on the fine grid ``ts`` (K+1 times) from x: states (K+1, M, ...) and velocities
-    (K, M, ...); with ``keep``, only the states at those indices and no velocities."""
-    times = ts.tolist()
-    states, vels = [x], []
-    bar = tqdm(range(len(times) - 1), desc=f"BOSS reference ({model.name})", leave=False,
-               disable=None if progress else True)
-    for j in bar:
-        v = model.velocity(x, times[j])
-        x = x + (times[j + 1] - times[j]) * v
-        if keep is None:
-            vels.append(v)
-        states.append(x)
-    if keep is not None:
-        return torch.stack([states[k] for k in keep]), torch.empty(0)
-    return torch.stack(states), torch.stack(vels)
-
-
-def jump_costs(states: torch.Tensor, velocities: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
-    """C[i, j] = mean over samples of ||x_i + (t_j - t_i) v_i - x_j||^2 (summed over dimensions)
-    for i < j, +inf elsewhere. states: (K+1, M, ...), velocities: (K, M, ...), ts: (K+1,)."""
-    K = len(ts) - 1
-    flat_x = states.flatten(2).to(torch.float64)
-    flat_v = velocities.flatten(2).to(torch.float64)
-    ts = ts.to(device=flat_x.device, dtype=torch.float64)
-    cost = torch.full((K + 1, K + 1), float("inf"), dtype=torch.float64)
-    for i in range(K):
-        dt = (ts[i + 1:] - ts[i])[:, None, None]  # (K - i, 1, 1)
-        jump = flat_x[i][None] + dt * flat_v[i][None] - flat_x[i + 1:]
-        cost[i, i + 1:] = jump.pow(2).sum(-1).mean(-1).cpu()
-    return cost
-
-
-def bellman_nodes(cost: torch.Tensor, n: int) -> tuple[list[int], float]:
-    """The n-jump path 0 = k_0 < ... < k_n = K minimising the summed cost, and that cost.
-
-    cost: (K+1, K+1) with +inf where j <= i. Dynamic programming, O(n K^2).
-    """
-    K = cost.shape[0] - 1
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= K:
-        raise InvalidInputError(f"BOSS needs 1 <= N <= K = {K} steps on its fine grid, got N = {n!r}; "
-                                "raise K (option K=) for more steps")
-    value = cost[:, K].clone()  # V_1(i): jump straight to the end
-    argmins = []
-    for _ in range(n - 1):
-        # V_m(i) = min_j C[i, j] + V_{m-1}(j); V_{m-1}(K) = inf excludes j = K, C excludes j <= i
-        value, arg = (cost + value[None, :]).min(dim=1)
-        argmins.append(arg)
-    nodes = [0]
-    for arg in reversed(argmins):
-        nodes.append(int(arg[nodes[-1]]))
-    nodes.append(K)
-    return nodes, float(value[0])
-
-
-def brute_force_nodes(cost: torch.Tensor, n: int) -> tuple[list[int], float]:
-    """Exhaustive search over all n-jump paths (for tests on small K)."""
-    K = cost.shape[0] - 1
-    best = (None, float("inf"))
-    for inner in itertools.combinations(range(1, K), n - 1):
-        nodes = [0, *inner, K]
-        total = sum(float(cost[a, b]) for a, b in zip(nodes[:-1], nodes[1:]))
-        if total < best[1]:
-            best = (nodes, total)
-    return best
-
-
-def _calibration_options(options: dict) -> dict:
-    unknown = sorted(set(options) - set(CALIB_OPTIONS))
-    if unknown:
-        raise InvalidInputError(f"sampler 'boss' does not take option(s) {unknown}; "
-                                f"its options are {sorted(CALIB_OPTIONS)}")
-    opts = {**CALIB_OPTIONS, **options}
-    for key in ("K", "M"):
-        if isinstance(opts[key], bool) or not isinstance(opts[key], int) or opts[key] < 1:
-            raise InvalidInputError(f"BOSS option {key} must be a positive integer, got {opts[key]!r}")
-    return opts
-
-
-def calibrate(model: FlowModel, *, K: int = 100, M: int = 100, calib_seed: int = CALIB_SEED,
-              base_grid: str = "uniform", dtype: torch.dtype = torch.float64, progress: bool = True) -> Calibration:
-    """Stage 1's cost matrix for ``model``: memoised on the model, cached on disk by content."""
-    cfg = {"K": K, "M": M, "seed": calib_seed, "base_grid": base_grid, "dtype": str(dtype), "v": BOSS_CODE_VERSION}
-    memo = memo_for(model)
-    key = ("boss", cache.config_hash(cfg))
-    if key in memo:
-        return memo[key]
-    calib_model = model_in_dtype(model, dtype)
-
-    def build() -> dict:
-        start = time.perf_counter()
-        ts = make_grid(base_grid, K, calib_model)
-        noise = calib_model.sample_prior(M, seed=calib_seed, dtype=dtype, device=model_device(calib_model))
-        states, vels = euler_reference(calib_model, noise, ts, progress=progress)
-        cost = jump_costs(states, vels, ts)
-        return {"ts": ts, "cost": cost, "seconds": time.perf_counter() - start, "config": cfg}
-
-    fingerprint = model_fingerprint(calib_model)
-    if fingerprint is None:  # a model we cannot identify by content: compute, never share on disk
-        out, hit = build(), False
-    else:
-        path = cache.cache_file("boss", f"{model.name}-{cache.config_hash({'model': fingerprint, **cfg})}.pt")
-        out, hit = cache.cached(path, build)
-    memo[key] = Calibration(out["ts"], out["cost"], float(out["seconds"]), hit, cfg)
-    return memo[key]
 
 
 @register_grid("bellman")
 def grid_bellman(n_steps: int, model: FlowModel, **options) -> torch.Tensor:
     """BOSS's Bellman-optimal grid for n_steps Euler steps (options: K, M, calib_seed, base_grid)."""
-    calib = calibrate(model, **_calibration_options(options))
+    calib = calibrate(model, **calibration_options(options))
     return calib.ts[calib.solve(n_steps)[0]]
 
 
 @torch.no_grad()
-def sample_boss(model: FlowModel, x: torch.Tensor, ts: torch.Tensor, callback=None, **calibration) -> torch.Tensor:
-    """Euler on the Bellman grid ``ts`` (the plan computes it; ``calibration`` options are its)."""
-    return sample_euler(model, x, ts, callback=callback)
+def sample_boss(model: FlowModel, x: torch.Tensor, ts: torch.Tensor, callback=None) -> torch.Tensor:
+    """Euler on the Bellman grid ``ts`` (the plan computes it from the calibration options)."""
+    return integrate_fixed(model, x, ts, "euler", callback=callback)
 
 
 def _boss_plan(nfe: int, model: FlowModel, options: dict) -> Plan:
-    opts = _calibration_options(options)
+    opts = calibration_options(options)
     own = getattr(model, "boss_grid", None)
     if own is not None and getattr(model, "boss_nfe", None) == nfe:
         # a redressed model was fine-tuned for this grid (stage 1 on its base model)
@@ -224,146 +47,3 @@ register_sampler(SamplerSpec(
     description="Euler on the grid chosen by dynamic programming over a K = 100 fine grid (calibration cached).",
     default_grid="bellman", plan=_boss_plan, options=dict(CALIB_OPTIONS),
 ))
-
-
-# -- stage 2: the straightening fine-tune ("redress") --------------------------------------------
-
-REDRESS_CODE_VERSION = "boss-redress-v1"
-REDRESS_SEED_OFFSET = 7_919  # fine-tune trajectories use calib_seed + this (not the calibration noise)
-
-
-@dataclass(frozen=True)
-class RedressConfig:
-    """Settings of the fine-tune (paper defaults where they fit a CPU budget; see README)."""
-
-    nfe: int = 4
-    K: int = 100
-    M: int = 100
-    n_traj: int = 5000  # the official NSAMPLES
-    holdout: float = 0.1  # as the official code: 10% of the tuples held out
-    steps: int = 1500
-    batch: int = 512
-    lr: float = 5e-4
-    ema: float = 0.995
-    seed: int = 0
-    code: str = REDRESS_CODE_VERSION
-
-
-class RedressedFlow(NetworkFlow):
-    """A network flow fine-tuned by BOSS stage 2 for the N-step Bellman grid it carries.
-
-    boss_nfe: N; boss_grid: (N+1,) float64 times (the base model's stage-1 grid); boss_info:
-    columns for result rows (stage-1 and fine-tune seconds, nodes).
-    """
-
-    def __init__(self, net, *, boss_nfe: int, boss_grid: torch.Tensor, boss_info: dict, **kw):
-        super().__init__(net, **kw)
-        self.boss_nfe, self.boss_grid, self.boss_info = int(boss_nfe), boss_grid, dict(boss_info)
-
-    def config(self):
-        return {**super().config(), "boss_nfe": self.boss_nfe}
-
-
-def redress(base: FlowModel, cfg: RedressConfig | None = None, *, progress: bool = True,
-            refresh: bool = False) -> RedressedFlow:
-    """BOSS stage 2 on a network model: its fine-tuned copy for ``cfg.nfe`` Euler steps (cached)."""
-    cfg = cfg or RedressConfig()
-    net = getattr(base, "net", None)
-    if not isinstance(base, NetworkFlow) or not any(True for _ in net.parameters()):
-        raise NotApplicableError(
-            f"BOSS's straightening fine-tune trains a velocity network; model {base.name!r} has none "
-            "(analytic or function models have no weights to fine-tune)")
-    if base.prediction != "velocity":
-        raise NotApplicableError(
-            f"BOSS's fine-tune regresses velocities; model {base.name!r} predicts {base.prediction}")
-    calib = calibrate(base, K=cfg.K, M=cfg.M, progress=progress)
-    nodes, _ = calib.solve(cfg.nfe)
-    grid = calib.ts[nodes]
-    fingerprint = model_fingerprint(base)
-    if fingerprint is None:
-        raise NotApplicableError(f"BOSS's fine-tune is cached by the base model's content; {base.cannot_fingerprint()}")
-    key = cache.config_hash({"base": fingerprint, **asdict(cfg)})
-    path = cache.cache_file("checkpoints", f"{base.name}+boss-N{cfg.nfe}-{key}.pt")
-
-    def build() -> dict:
-        device = model_device(base)
-        teacher = model_in_dtype(base, torch.float64)
-        noise = teacher.sample_prior(cfg.n_traj, seed=CALIB_SEED + REDRESS_SEED_OFFSET + cfg.seed,
-                                     dtype=torch.float64, device=device)
-        states, _ = euler_reference(teacher, noise, calib.ts, keep=nodes, progress=progress)  # (N+1, n, ...)
-        states = states.float()
-        times = grid.to(device=device, dtype=torch.float32)
-        n_hold = max(1, int(cfg.holdout * cfg.n_traj))
-        train_x, hold_x = states[:, n_hold:], states[:, :n_hold]
-
-        def chord_loss(model_net, xs, idx, n):
-            x_a, x_b = xs[n, idx], xs[n + 1, idx]
-            t_a, t_b = times[n], times[n + 1]
-            chord = (x_b - x_a) / (t_b - t_a).reshape(-1, *([1] * (x_a.ndim - 1)))
-            return (model_net(x_a, t_a) - chord).pow(2).mean()
-
-        def heldout(model_net) -> float:
-            with torch.no_grad():
-                idx = torch.arange(n_hold, device=device).repeat(cfg.nfe)
-                n = torch.arange(cfg.nfe, device=device).repeat_interleave(n_hold)
-                return float(chord_loss(model_net, hold_x, idx, n))
-
-        def loss_fn(model_net, gen):
-            idx = torch.randint(0, train_x.shape[1], (cfg.batch,), generator=gen).to(device)
-            n = torch.randint(0, cfg.nfe, (cfg.batch,), generator=gen).to(device)
-            return chord_loss(model_net, train_x, idx, n)
-
-        student = copy.deepcopy(net).float()
-        before = heldout(student)
-        ema, info = train(student, loss_fn, steps=cfg.steps, lr=cfg.lr, seed=cfg.seed, ema_decay=cfg.ema,
-                          device=device, progress=progress, desc=f"BOSS fine-tune {base.name} N={cfg.nfe}")
-        info.update(heldout_loss_before=before, heldout_loss_after=heldout(ema), calib_s=calib.seconds)
-        return make_checkpoint(f"{base.name}+boss", ema, {"base": base.name}, train_config=asdict(cfg),
-                               train_info=info, grid=grid, nodes=nodes, config_hash=key)
-
-    ckpt, hit = cache.cached(path, build, refresh=refresh)
-    validate_checkpoint(ckpt, path, expect_model=f"{base.name}+boss")
-    tuned = load_state(copy.deepcopy(net).float(), ckpt["state_dict"], path).eval()
-    info = ckpt["train_info"]
-    boss_info = {"calib_s": info["calib_s"], "calib_cached": calib.cache_hit, "redress_s": info["seconds"],
-                 "redress_cached": hit,
-                 "boss_K": cfg.K, "boss_M": cfg.M, "boss_nodes": ",".join(map(str, ckpt["nodes"])),
-                 "grid_source": f"stage 1 on {base.name}"}
-    meta = {"config_hash": key, "cache_hit": hit, "checkpoint": str(path), "base": base.config(), **info}
-    return RedressedFlow(tuned, name=f"{base.name}+boss", dataset=getattr(base, "dataset", None),
-                         data_shape=base.data_shape, schedule=base.schedule, prior=base.prior, t_max=base.t_max,
-                         t_min=base.t_min, eval_at_t_min=base.eval_at_t_min, meta=meta,
-                         boss_nfe=cfg.nfe, boss_grid=ckpt["grid"].to(torch.float64), boss_info=boss_info)
-
-
-def _rf_boss_factory(data: str = "8gaussians", nfe: int = 4, steps: int | None = None, seed: int = 0,
-                     progress: bool = True) -> RedressedFlow:
-    from ..models.rectified_flow import RF2DConfig, load_rf_2d
-
-    base = load_rf_2d(RF2DConfig(data=data, seed=seed), progress=progress)
-    return redress(base, RedressConfig(nfe=int(nfe), **({"steps": int(steps)} if steps else {})), progress=progress)
-
-
-def _rf_boss_identity(data: str = "8gaussians", nfe: int = 4, steps: int | None = None, seed: int = 0,
-                      progress: bool = True) -> str:
-    """1-rf+boss without training it: the base's recipe hash and the fine-tune's settings."""
-    from ..models.rectified_flow import RF2DConfig
-
-    cfg = RedressConfig(nfe=int(nfe), **({"steps": int(steps)} if steps else {}))
-    return cache.config_hash({"base": RF2DConfig(data=data, seed=seed).hash(), "redress": asdict(cfg),
-                              "calibration": [CALIB_SEED, BOSS_CODE_VERSION]})
-
-
-def _register_models() -> None:
-    from ..models import ModelEntry, register_model
-
-    register_model(ModelEntry(
-        "1-rf+boss", _rf_boss_factory, "rectified-flow", "trained",
-        "1-rf fine-tuned by BOSS stage 2 for N Euler steps on its Bellman grid (option nfe, default 4; cached)",
-        datasets=("8gaussians", "moons", "checkerboard"), default_data="8gaussians", identity=_rf_boss_identity))
-
-
-_register_models()
-
-__all__: list[Any] = ["Calibration", "RedressConfig", "RedressedFlow", "bellman_nodes", "brute_force_nodes",
-                      "calibrate", "euler_reference", "jump_costs", "redress", "sample_boss"]

@@ -101,7 +101,7 @@ def sample_deis(model: FlowModel, x: torch.Tensor, ts: torch.Tensor, *, order: i
     orders = deis_orders(n, order, [c.finite(i) for i in range(n + 1)], lower_order_final)
     m: list[torch.Tensor] = []  # outputs at the last grid points, newest last
     for i, k in enumerate(orders):
-        out = model._call(x, c.t[i])
+        out = model.evaluate(x, c.t[i])
         m = (m + [model.convert(out, kind, x, c.t[i])])[-order:]
         if k == 0:
             x = _ddim(model, out, x, c, i, i + 1)

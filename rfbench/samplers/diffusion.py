@@ -16,7 +16,7 @@ import torch
 
 from ..errors import NotApplicableError
 from ..models.base import FlowModel
-from .classic import _heun_plan
+from .plans import heun_plan
 from .registry import SamplerSpec, register_sampler
 
 
@@ -31,7 +31,7 @@ def sample_ddim(model: FlowModel, x: torch.Tensor, ts: torch.Tensor, callback=No
     """DDIM (eta = 0): x_{i+1} = alpha_{i+1} x0(x_i, t_i) + sigma_{i+1} eps(x_i, t_i)."""
     times = ts.tolist()
     for i, (t, t_next) in enumerate(zip(times[:-1], times[1:])):
-        out = model._call(x, t)
+        out = model.evaluate(x, t)
         x0 = model.convert(out, "x0", x, t)
         eps = model.convert(out, "eps", x, t)
         a_next, s_next = _coords(model, t_next)
@@ -79,5 +79,5 @@ register_sampler(SamplerSpec(
     name="edm-heun", fn=sample_edm_heun, order=2, nfe_per_step="2 (last step 1: NFE = 2M - 1)",
     paper="EDM deterministic sampler (Karras et al. 2022, arXiv 2206.00364, Alg. 1); PFGM++'s sampler",
     description="Heun in (sigma/alpha, x/alpha) on the rho = 7 grid; last step Euler.",
-    default_grid="karras", plan=_heun_plan, needs="schedule",
+    default_grid="karras", plan=heun_plan, needs="schedule",
 ))

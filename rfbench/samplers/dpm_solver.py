@@ -1,10 +1,11 @@
 """DPM-Solver (Lu et al. 2022, arXiv 2206.00927) and DPM-Solver++ (Lu et al. 2022b, arXiv 2211.01095).
 
 Written from the papers and the restatement of the official code (``dpm_solver_pytorch.py``) in
-the reference notes (algorithms.md §5), on any model with a schedule x_t = alpha_t x0 + sigma_t n
+docs/dpm-solver.md, on any model with a schedule x_t = alpha_t x0 + sigma_t n
 (flow, VP, discrete VP): only alpha, sigma and lambda = log(alpha / sigma) at the grid points enter.
 
-**One formula for both forms.** The exact solutions the solvers discretise (notes §5.2),
+**One formula for both forms.** The exact solutions the solvers discretise
+(docs/dpm-solver.md#exact-solution-forms),
 
     noise form (DPM-Solver):    x_t = (alpha_t/alpha_s) x_s - alpha_t int e^{-lambda} eps(lambda) dlambda
     data form  (DPM-Solver++):  x_t = (sigma_t/sigma_s) x_s + sigma_t int e^{+lambda} x0(lambda) dlambda,
@@ -86,7 +87,7 @@ def _phi(h: float) -> tuple[float, float, float]:
     return phi1, phi2, phi2 / h - 0.5
 
 
-# -- updates: each reads like its equation in notes §5.3 / §5.4 ----------------------------------------
+# -- updates: each reads like its equation in docs/dpm-solver.md ----------------------------------------
 
 def _ddim(model: FlowModel, out: torch.Tensor, x: torch.Tensor, c: _Coords, s: int, t: int) -> torch.Tensor:
     """The first-order step without lambda, x_t = alpha_t x0_hat + sigma_t eps_hat (infinite-lambda ends)."""
@@ -145,7 +146,7 @@ def _multistep_3(x, c: _Coords, i: int, m, d2_factor: float):
 
     The h^2 m'' term of the expansion is -b_t phi3 h^2 m'' = -b_t phi3 (2 D2). The official code and
     diffusers use -b_t phi3 D2 (``d2_factor=1``), which makes the step only second-order accurate
-    (notes §5.4); ``d2_factor=2`` is the consistent third-order coefficient.
+    (docs/dpm-solver-3m.md#the-inconsistent-coefficient); ``d2_factor=2`` is the consistent third-order coefficient.
     """
     h, h0, h1 = c.l[i + 1] - c.l[i], c.l[i] - c.l[i - 1], c.l[i - 1] - c.l[i - 2]
     r0, r1 = h0 / h, h1 / h
@@ -185,8 +186,8 @@ def multistep_orders(n: int, order: int, finite: list[bool], lower_order_final: 
 @torch.no_grad()
 def sample_dpm_multistep(model: FlowModel, x: torch.Tensor, ts: torch.Tensor, *, order: int = 2,
                          form: str = "data", solver_type: str = "midpoint", lower_order_final: bool = True,
-                         d2_factor: float = 1.0, first_singlestep: bool = False, callback=None,
-                         skip_type=None) -> torch.Tensor:
+                         d2_factor: float = 1.0, first_singlestep: bool = False,
+                         callback=None) -> torch.Tensor:
     """Multistep DPM-Solver(++) 2M / 3M on the grid ``ts``: one evaluation per step (none at ts[-1]).
 
     x: (batch, *data_shape) at ts[0]. ``first_singlestep``: take the first step with DPM-Solver-2
@@ -199,7 +200,7 @@ def sample_dpm_multistep(model: FlowModel, x: torch.Tensor, ts: torch.Tensor, *,
     orders = multistep_orders(n, order, [c.finite(i) for i in range(n + 1)], lower_order_final, first_singlestep)
     m: list[torch.Tensor] = []  # outputs at the last grid points, newest last
     for i, k in enumerate(orders):
-        out = model._call(x, c.t[i])
+        out = model.evaluate(x, c.t[i])
         m = (m + [model.convert(out, kind, x, c.t[i])])[-3:]
         if k == 0:
             x = _ddim(model, out, x, c, i, i + 1)
@@ -226,8 +227,8 @@ def _t_mid(model: FlowModel, c: _Coords, s: int, t: int) -> float:
 
 @torch.no_grad()
 def sample_dpm_singlestep(model: FlowModel, x: torch.Tensor, ts: torch.Tensor, *, orders: list[int],
-                          form: str = "noise", solver_type: str = "midpoint", callback=None,
-                          skip_type=None, order=None) -> torch.Tensor:
+                          form: str = "noise", solver_type: str = "midpoint",
+                          callback=None) -> torch.Tensor:
     """Singlestep DPM-Solver(++) with per-step ``orders`` on the fine grid ``ts`` (sum(orders) steps).
 
     Step j spans orders[j] fine intervals: its start and end are the outer points, the fine points
@@ -243,7 +244,7 @@ def sample_dpm_singlestep(model: FlowModel, x: torch.Tensor, ts: torch.Tensor, *
     s = 0
     for step, k in enumerate(orders):
         t = s + k
-        out = model._call(x, c.t[s])
+        out = model.evaluate(x, c.t[s])
         if not (c.finite(s) and c.finite(t)):
             if k != 1:
                 raise InvalidInputError(f"singlestep DPM-Solver: a step of order {k} touches infinite lambda "
@@ -274,7 +275,7 @@ def infinite_ends(model: FlowModel, span: tuple[float, float] | None = None) -> 
 
 
 def fast_orders(nfe: int, order: int) -> list[int]:
-    """DPM-Solver-fast's order allocation for ``nfe`` evaluations (official code, notes §5.6)."""
+    """DPM-Solver-fast's order allocation for ``nfe`` evaluations (official code; docs/dpm-solver.md#the-fast-order-allocation)."""
     if nfe == 0:
         return []
     if order == 3:
@@ -396,8 +397,8 @@ for _name, _form, _order, _true_order, _d2, _corr, _paper, _desc in _MULTI:
     register_sampler(SamplerSpec(
         name=_name, fn=sample_dpm_multistep, order=_true_order,
         nfe_per_step="1 (+1 for the DPM-Solver-2 first step)" if _corr else "1",
-        paper=_paper + (" + rfbench's 3M correction (notes §5.4)" if _corr else
-                        "; 3M as in the official code: order 2 (notes §5.4)" if _order == 3 else ""),
+        paper=_paper + (" + rfbench's 3M correction (docs/dpm-solver-3m.md)" if _corr else
+                        "; 3M as in the official code: order 2 (docs/dpm-solver-3m.md)" if _order == 3 else ""),
         description=_desc + " Warm-up with lower orders; lower_order_final for < 10 steps." + _ENDS,
         needs="schedule", default_grid="logsnr" if _form == "noise" else "uniform",
         plan=_multistep_plan(_name, _form, _order, _d2, _corr), plan_on_span=True,

@@ -52,7 +52,7 @@ def sample_ipndm(model: FlowModel, x: torch.Tensor, ts: torch.Tensor, *, order: 
     orders = multistep_orders(n, order, [a > 0 for a in c.alpha], lower_order_final=False)
     eps: list[torch.Tensor] = []  # noise predictions at the last grid points, newest last
     for i, k in enumerate(orders):
-        out = model._call(x, c.t[i])
+        out = model.evaluate(x, c.t[i])
         eps = (eps + [model.convert(out, "eps", x, c.t[i])])[-order:]
         x = _ddim(model, out, x, c, i, i + 1) if k == 0 else ipndm_step(x, c, i, eps[-k:])
         if callback is not None:

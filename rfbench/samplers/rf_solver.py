@@ -17,15 +17,15 @@ paper's form. Inversion runs the same step on the ascending grid (t from t_min u
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 
 from ..errors import InvalidInputError, NotApplicableError
 from ..models.base import FlowModel, NFECounter
-from .grids import make_grid
-from .registry import Plan, SamplerSpec, get_sampler, register_sampler
+from ..models.grids import make_grid
+from .plans import two_per_step_plan
+from .registry import SamplerSpec, get_sampler, register_sampler
 
 
 @torch.no_grad()
@@ -52,16 +52,11 @@ def sample_rf_solver(model: FlowModel, x: torch.Tensor, ts: torch.Tensor, final_
     return x
 
 
-def _rf_solver_plan(nfe: int, model: FlowModel, options: dict) -> Plan:
-    # ceil(nfe / 2) steps of 2 NFE; an odd NFE makes the last step Euler (as Heun in rfbench)
-    return Plan(steps=math.ceil(nfe / 2), expected_nfe=nfe, kwargs={"final_euler": nfe % 2 == 1})
-
-
 register_sampler(SamplerSpec(
     name="rf-solver", fn=sample_rf_solver, order=2, nfe_per_step="2 (odd NFE: last step Euler)",
     paper="RF-Solver-2 (Wang et al. 2024, arXiv 2411.04746); = explicit midpoint",
     description="Second-order Taylor step with a finite-difference dv/dt from a half Euler step.",
-    plan=_rf_solver_plan,
+    plan=two_per_step_plan,
 ))
 
 # Samplers whose update is a one-step explicit method evaluated at its stage times, so that the

@@ -126,7 +126,7 @@ def sample_unipc(model: FlowModel, x: torch.Tensor, ts: torch.Tensor, *, order: 
     m: list[torch.Tensor] = []  # outputs at the last grid points, newest last
     x_s = x
     for i, k in enumerate(orders):
-        out = model._call(x, c.t[i])
+        out = model.evaluate(x, c.t[i])
         m_i = model.convert(out, kind, x, c.t[i])
         if corrector and i > 0 and orders[i - 1] > 0:  # UniC for the step just taken, from the same x_s
             x = uni_step(x_s, c, i - 1, i, m[-orders[i - 1]:], variant, m_t=m_i)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ..metrics import image_hooks
 from ..runner.suite import ModelSpec, Suite
-from ..samplers.flowturbo import RefinerConfig
+from ..training.flowturbo import RefinerConfig
 from . import catalogue_samplers, register_suite
 
 MODELS = [ModelSpec(n, "digits") for n in (

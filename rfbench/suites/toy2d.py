@@ -23,7 +23,7 @@ REFLOW_OTHERS = [ModelSpec(n, d) for d in ("moons", "checkerboard") for n in ("1
 DPM_SOLVERS = ["dpm-solver-1", "dpm-solver-2", "dpm-solver-3", "dpm-solver-fast", "dpm-solver-2m", "dpm-solver-3m",
                "dpm-solver-3m-corrected", "dpm-solver++-1", "dpm-solver++-2s", "dpm-solver++-3s", "dpm-solver++-2m",
                "dpm-solver++-3m", "dpm-solver++-3m-corrected"]
-# BOSS and FlowTurbo (rfbench/samplers/boss.py, flowturbo.py): their calibration / refiner training is
+# BOSS and FlowTurbo (rfbench/training/boss.py, flowturbo.py): their calibration / refiner training is
 # cached per model and reported in calib_s, apart from wall_clock_s.
 SAMPLERS = catalogue_samplers()
 # --quick keeps a representative of each family (every sampler runs in the full suite), so that it

@@ -6,7 +6,7 @@ attention) trains a digits (1x8x8) model in minutes on 2 CPU cores; CIFAR-10 on 
 
 The scalar conditioning input ``c`` (batch,) is whatever the model family feeds it: rfbench time t
 for flows and VP diffusion, EDM's c_noise = ln(sigma)/4 for PFGM++ / EDM. It is embedded with the
-same fixed Fourier features as :class:`~rfbench.models.networks.MLP`, then a two-layer MLP.
+same fixed Fourier features as :class:`~rfbench.models.nets.mlp.MLP`, then a two-layer MLP.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .networks import FourierTime
+from .time import FourierTime
 
 
 def _norm(ch: int) -> nn.GroupNorm:

@@ -1,7 +1,7 @@
 """Every kind of cache file survives corruption: build it (tiny settings), flip bytes in the file,
 load again, and check that the corruption is reported (a warning naming the file), the file is moved
 aside (``<file>.corrupt-<time>``), the value is rebuilt and equals the original, and the rebuilt file is
-then reused. (Checkpoints and reference solutions: tests/test_reliability.py.)
+then reused. (Checkpoints and reference solutions: tests/integration/test_reliability.py.)
 
 Kinds here: BOSS calibrations, FlowTurbo refiners, FID reference statistics (with the stand-in,
 randomly initialised Inception: no published weights exist on this machine, and none are needed to
@@ -62,7 +62,7 @@ def corrupt_and_reload(folder: Path, load):
 
 def test_boss_calibration_cache(cold_cache):
     from rfbench.models import get_model
-    from rfbench.samplers.boss import calibrate
+    from rfbench.training.boss import calibrate
 
     def load():  # a fresh model object each time: the in-process memo lives on the model
         calib = calibrate(get_model("analytic-gmm-rf"), K=8, M=4, progress=False)
@@ -76,7 +76,7 @@ def test_boss_calibration_cache(cold_cache):
 
 def test_flowturbo_refiner_cache(cold_cache):
     from rfbench.models import get_model
-    from rfbench.samplers.flowturbo import RefinerConfig, load_refiner
+    from rfbench.training.flowturbo import RefinerConfig, load_refiner
 
     cfg = RefinerConfig(hidden=8, depth=2, n_traj=16, pool_steps=4, n_pairs=256, steps=10, batch=32)
 
@@ -134,7 +134,7 @@ def test_digits_classifier_cache(cold_cache):
 
 
 def test_reflow_pairs_cache(cold_cache):
-    from rfbench.models.trained import load_pairs, make_recipe
+    from rfbench.training import load_pairs, make_recipe
 
     pairs_spec = {"n": 128, "rtol": 1e-4, "atol": 1e-4, "dtype": "float32", "chunk": 128, "seed": 20_000}
     net = {"hidden": 16, "depth": 2}

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from rfbench.errors import CheckpointError
-from rfbench.models.networks import build_network
-from rfbench.models.unet import UNet
+from rfbench.models.nets import build_network
+from rfbench.models.nets import UNet
 
 
 @pytest.mark.parametrize("cfg,shape", [

@@ -148,7 +148,7 @@ def test_fingerprinting_a_large_network_takes_under_a_few_seconds():
 
 # -- registered checkpoint (CLI) --------------------------------------------------------------------
 def test_changed_checkpoint_recomputes_cells_and_reference(tmp_path, cold_cache, capsys, registries):
-    from rfbench.models.networks import MLP
+    from rfbench.models.nets import MLP
 
     torch.manual_seed(0)
     net = MLP(dim=2, hidden=16, depth=2)

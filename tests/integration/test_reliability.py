@@ -92,19 +92,19 @@ def _corrupt(path):
 
 @pytest.mark.slow
 def test_corrupted_checkpoint_is_rebuilt(monkeypatch, tmp_path):
-    from rfbench.models.rectified_flow import RF2DConfig, load_rf_2d
+    from rfbench.training import load_trained, make_recipe
 
     monkeypatch.setenv("RFBENCH_CACHE", str(tmp_path))
-    cfg = RF2DConfig(steps=40, n_train=2000)
-    first = load_rf_2d(cfg, progress=False)
+    recipe = make_recipe("1-rf", steps=40, n_train=2000)
+    first = load_trained(recipe, progress=False)
     ckpt = next((tmp_path / "checkpoints").glob("1-rf-*.pt"))
     _corrupt(ckpt)
     with pytest.warns(UserWarning, match="corrupted"):
-        rebuilt = load_rf_2d(cfg, progress=False)
+        rebuilt = load_trained(recipe, progress=False)
     assert not rebuilt.meta["cache_hit"]
     for p, q in zip(first.parameters(), rebuilt.parameters()):  # deterministic retraining
         assert torch.equal(p, q)
-    assert load_rf_2d(cfg, progress=False).meta["cache_hit"]
+    assert load_trained(recipe, progress=False).meta["cache_hit"]
 
 
 def test_corrupted_reference_solution_is_rebuilt(monkeypatch, tmp_path):

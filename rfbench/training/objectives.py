@@ -24,8 +24,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .conversions import append_dims
-from .schedules import Schedule
+from ..models.conversions import append_dims
+from ..models.families import edm_denoise
+from ..models.priors import pfgmpp_beta
+from ..models.schedules import Schedule
 
 # -- rectified flow, reflow, distillation -------------------------------------------------------------
 
@@ -131,18 +133,6 @@ def rectified_diffusion_loss(x0: torch.Tensor, eps: torch.Tensor, t: torch.Tenso
 # -- PFGM++ and EDM ----------------------------------------------------------------------------------
 
 
-def edm_denoise(net: nn.Module, x: torch.Tensor, sigma: torch.Tensor, sigma_data: float) -> torch.Tensor:
-    """EDM's preconditioned denoiser D(x, sigma) = c_skip x + c_out F(c_in x, ln(sigma) / 4), with
-    c_skip = sd^2 / (sigma^2 + sd^2), c_out = sigma sd / sqrt(sigma^2 + sd^2), c_in = 1 / sqrt(sigma^2 + sd^2).
-    PFGM++ uses it unchanged in sigma = r / sqrt(D). x: (batch, ...), sigma: (batch,)."""
-    sd = sigma_data
-    s = append_dims(sigma, x)
-    c_skip = sd**2 / (s**2 + sd**2)
-    c_out = s * sd / torch.sqrt(s**2 + sd**2)
-    c_in = 1 / torch.sqrt(s**2 + sd**2)
-    return c_skip * x + c_out * net(c_in * x, torch.log(sigma) / 4)
-
-
 def edm_sigma(n: int, generator: torch.Generator | None, p_mean: float = -1.2, p_std: float = 1.2) -> torch.Tensor:
     """Training noise levels: ln sigma ~ N(p_mean, p_std^2) (EDM's defaults, reused by PFGM++)."""
     return torch.exp(p_mean + p_std * torch.randn(n, generator=generator, dtype=torch.float64)).to(torch.float32)
@@ -157,10 +147,7 @@ def pfgmpp_radius(n: int, N: int, D: float, generator: torch.Generator | None, c
     B ~ 0.6), it rewrites the law in low dimension (N = 2, D = 2048: B ~ Beta(1, 1024) has mean 1e-3,
     so 64 % of draws would be clipped up to B = 1e-3).
     """
-    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-    b = np.random.default_rng(seed).beta(N / 2.0, D / 2.0, size=n)
-    if clip is not None:
-        b = np.minimum(b, 1 - clip)
+    b = pfgmpp_beta(n, N, D, generator, clip)
     return torch.from_numpy(np.sqrt(b / (1 - b)))
 
 

@@ -28,9 +28,9 @@ def test_1rf_learns_8gaussians_and_is_cached():
 
 
 def test_training_is_deterministic_under_a_seed():
-    from rfbench.models.rectified_flow import RF2DConfig, train_rf_2d
+    from rfbench.training import make_recipe, train_checkpoint
 
-    cfg = RF2DConfig(steps=30, n_train=2000)
-    a, b = train_rf_2d(cfg, progress=False), train_rf_2d(cfg, progress=False)
+    recipe = make_recipe("1-rf", steps=30, n_train=2000)
+    a, b = train_checkpoint(recipe, progress=False), train_checkpoint(recipe, progress=False)
     for k in a["state_dict"]:
         assert torch.equal(a["state_dict"][k], b["state_dict"][k])

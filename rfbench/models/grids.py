@@ -1,6 +1,7 @@
 """Time grids: decreasing float64 tensors of n_steps + 1 times from ``model.t_max`` to ``model.t_min``.
 
-Grids are separate from the samplers that walk them, and registered by name (``GRIDS``).
+Grids are separate from the samplers that walk them, and registered by name (``GRIDS``); they live
+with the models so that training (BOSS, FlowTurbo) can use them; ``rfbench.samplers`` re-exports them.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import torch
 import math
 
 from ..errors import InvalidInputError
-from ..models.base import FlowModel
+from .base import FlowModel
 from ..registry import Registry
 
 GRIDS: Registry = Registry("grid")

@@ -9,9 +9,8 @@ import torch
 from scipy import stats
 
 import rfbench
-from rfbench.models import objectives as obj
-from rfbench.models.families import EDMFlow
-from rfbench.models.rectified_flow import NetworkFlow
+from rfbench.models.families import EDMFlow, NetworkFlow
+from rfbench.training import objectives as obj
 
 
 def test_u_shaped_t_follows_the_cosh_density():
@@ -21,7 +20,7 @@ def test_u_shaped_t_follows_the_cosh_density():
     cdf = lambda x: (np.sinh(a * (x - 0.5)) + np.sinh(a / 2)) / (2 * np.sinh(a / 2))  # noqa: E731
     assert stats.kstest(t, cdf).pvalue > 1e-3
     assert 1e-5 <= t.min() and t.max() <= 1 - 1e-5
-    # U-shaped: about 2.075 at the ends and 0.551 in the middle for a = 4 (the notes' numbers)
+    # U-shaped, for a = 4: p(0) = (a/2) coth(a/2) = 2 coth 2 = 2.075, p(1/2) = (a/2) / sinh(a/2) = 2 / sinh 2 = 0.551
     assert float(obj.u_shaped_density(0.0, a)) == pytest.approx(2.075, abs=1e-3)
     assert float(obj.u_shaped_density(0.5, a)) == pytest.approx(0.551, abs=1e-3)
     hist, _ = np.histogram(t, bins=10, range=(0, 1), density=True)

@@ -13,7 +13,7 @@ import warnings
 import torch
 
 from ..errors import InvalidInputError
-from ..models.base import FlowModel
+from .base import FlowModel
 
 
 def _name(dtype: torch.dtype) -> str:

@@ -1,0 +1,26 @@
+"""NFE plans shared by several samplers: how many steps a requested NFE buys, and the keyword
+arguments that tell the update rule how to spend them."""
+
+from __future__ import annotations
+
+import math
+
+from ..models.base import FlowModel
+from .registry import Plan
+
+
+def heun_plan(nfe: int, model: FlowModel, options: dict) -> Plan:
+    # ceil(nfe / 2) steps; an odd NFE makes the last step Euler (2 s - 1 evaluations). A model that
+    # cannot be evaluated at t_min always ends with Euler, so an even NFE is rounded down to nfe - 1.
+    steps = math.ceil(nfe / 2)
+    final_euler = nfe % 2 == 1
+    expected = 2 * steps - (1 if final_euler or not model.eval_at_t_min else 0)
+    info = {}
+    if expected != nfe:
+        info["nfe_note"] = f"{model.name} cannot be evaluated at t_min: Heun's last step is Euler, NFE {nfe} -> {expected}"
+    return Plan(steps=steps, expected_nfe=expected, kwargs={"final_euler": final_euler}, info=info)
+
+
+def two_per_step_plan(nfe: int, model: FlowModel, options: dict) -> Plan:
+    """ceil(nfe / 2) steps of 2 NFE; an odd NFE makes the last step Euler (as Heun in rfbench)."""
+    return Plan(steps=math.ceil(nfe / 2), expected_nfe=nfe, kwargs={"final_euler": nfe % 2 == 1})
