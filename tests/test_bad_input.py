@@ -459,9 +459,10 @@ def test_readme_table_lists_every_case(inputs):
 ])
 def test_pytest_plugin_bad_values_name_the_option(pytester, args, needle):
     """A bad plugin option is a usage error that names it, not a collection traceback."""
-    pytester.makepyfile(toy2d_suite=(Path(__file__).resolve().parents[1] / "suites" / "toy2d.py").read_text())
+    pytester.makepyfile(toy2d_suite=(Path(__file__).resolve().parents[1] / "suites" / "test_suite.py").read_text())
     (pytester.path / "a_file").write_text("not a folder\n")
-    res = pytester.runpytest_subprocess("toy2d_suite.py", "--rfbench-models", "analytic-gmm-rf", *args, "-q")
+    res = pytester.runpytest_subprocess("toy2d_suite.py", "--rfbench-suite", "toy2d", "--rfbench-models",
+                                        "analytic-gmm-rf", *args, "-q")
     text = res.stderr.str() + res.stdout.str()
     assert res.ret == pytest.ExitCode.USAGE_ERROR, text
     assert needle in text and "Traceback" not in text, text
@@ -469,7 +470,8 @@ def test_pytest_plugin_bad_values_name_the_option(pytester, args, needle):
 
 def test_pytest_plugin_refuses_a_malformed_set(pytester):
     """The pytest route: --rfbench-set without '=' was silently dropped; now it is a usage error."""
-    pytester.makepyfile(toy2d_suite=(Path(__file__).resolve().parents[1] / "suites" / "toy2d.py").read_text())
-    res = pytester.runpytest_subprocess("toy2d_suite.py", "--rfbench-set", "fid_n", "--rfbench-nfe", "2", "-q")
+    pytester.makepyfile(toy2d_suite=(Path(__file__).resolve().parents[1] / "suites" / "test_suite.py").read_text())
+    res = pytester.runpytest_subprocess("toy2d_suite.py", "--rfbench-suite", "toy2d", "--rfbench-set", "fid_n",
+                                        "--rfbench-nfe", "2", "-q")
     assert res.ret != 0
     assert "--rfbench-set expects KEY=VALUE, got 'fid_n'" in res.stderr.str() + res.stdout.str()

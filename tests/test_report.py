@@ -13,7 +13,7 @@ import pytest
 
 from rfbench.cli import main
 from rfbench.reporting import build_report, convergence_table
-from rfbench.reporting.plots import pareto_front
+from rfbench.reporting.figures import pareto_front
 
 
 def _rows(model, sampler, nfes, err, dtype="float64", grid="uniform", seeds=(0,)):

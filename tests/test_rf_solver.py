@@ -9,7 +9,7 @@ import rfbench
 from rfbench.errors import InvalidInputError, NotApplicableError
 from rfbench.metrics.convergence import measure_convergence
 from rfbench.models import get_model
-from rfbench.runner import run_suite
+from rfbench import run_suite
 from rfbench.samplers import make_grid
 from rfbench.samplers.rf_solver import invert
 

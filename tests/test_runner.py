@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from rfbench.cli import main
-from rfbench.runner import run_suite
+from rfbench import run_suite
 from rfbench.samplers import SamplerSpec, register_sampler
 from rfbench.samplers.registry import SAMPLERS
 
@@ -113,10 +113,10 @@ def test_cli_run_end_to_end(tmp_path):
 
 
 def test_pytest_plugin_runs_suite_cells_selected_with_k(pytester, tmp_path):
-    pytester.makepyfile(toy2d_suite=Path(__file__).resolve().parents[1].joinpath("suites", "toy2d.py").read_text())
+    pytester.makepyfile(toy2d_suite=Path(__file__).resolve().parents[1].joinpath("suites", "test_suite.py").read_text())
     out = tmp_path / "plugin-out"
     res = pytester.runpytest_subprocess(
-        "toy2d_suite.py", f"--rfbench-out={out}",
+        "toy2d_suite.py", "--rfbench-suite=toy2d", f"--rfbench-out={out}",
         "--rfbench-models=analytic-gmm-rf", "--rfbench-nfe=2,4", "-k", "euler or heun", "-q")
     res.assert_outcomes(passed=4, skipped=2)  # edm-heun is n/a on the flow path at t = 1 (skipped, with reason)
     df = pd.read_csv(out / "results.csv")
