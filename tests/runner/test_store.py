@@ -146,7 +146,7 @@ def test_full_disk_on_a_real_tmpfs(tmp_path):
 
 
 def test_pytest_plugin_stops_on_a_full_disk(pytester, tmp_path):
-    pytester.makepyfile(toy2d_suite=(Path(__file__).resolve().parents[1] / "suites" / "test_suite.py").read_text())
+    pytester.makepyfile(toy2d_suite=(Path(__file__).resolve().parents[2] / "suites" / "test_suite.py").read_text())
     pytester.makeconftest(
         "import errno, os\n"
         "from rfbench import cache\n"
