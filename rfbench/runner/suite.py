@@ -105,6 +105,12 @@ class Suite:
         base_options = {**self.options, **over.pop("options", {})}
         suite = dataclasses.replace(self, **over)
         suite.quick, suite.smoke = {}, {}
+        from .hooks import CELL_METRICS
+
+        for m in suite.metrics:  # the metric registry declares it and a cell metric computes it
+            if m not in CELL_METRICS:
+                raise InvalidInputError(f"suite {self.name!r} lists metric {m!r}, which no cell metric computes; "
+                                        f"declared metrics with a computation: {', '.join(CELL_METRICS)}")
         suite.options = base_options
         if options:
             unknown = sorted(set(options) - set(base_options))

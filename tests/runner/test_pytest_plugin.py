@@ -15,3 +15,14 @@ def test_pytest_plugin_runs_suite_cells_selected_with_k(pytester, tmp_path):
     df = pd.read_csv(out / "results.csv")
     assert sorted(df["sampler"]) == ["edm-heun", "edm-heun", "euler", "euler", "heun", "heun"]
     assert set(df.loc[df["sampler"] == "edm-heun", "status"]) == {"not-applicable"}
+
+
+def test_the_generic_suite_file_needs_a_suite_name(pytester):
+    pytester.makepyfile(some_suite=Path(__file__).resolve().parents[2].joinpath("suites", "test_suite.py").read_text())
+    res = pytester.runpytest_subprocess("some_suite.py", "-q")
+    assert res.ret == 4, res.stdout.str()  # pytest's usage error
+    assert "name the suite with --rfbench-suite NAME" in res.stderr.str() + res.stdout.str()
+    res = pytester.runpytest_subprocess("some_suite.py", "--rfbench-suite", "toy3d", "-q")
+    assert res.ret == 4
+    assert "--rfbench-suite 'toy3d' is not a registered suite; registered: cifar10, digits, toy2d" in \
+        res.stderr.str() + res.stdout.str()
