@@ -163,8 +163,9 @@ def metric_vs_nfe(df: pd.DataFrame, metric: str, path: Path, *, title: str = "",
                 ax.axhline(float(pts.mean()), color=colors[sampler], ls="--", lw=1.1,
                            label=f"{sampler} (adaptive: dashed level)")
             else:
-                sns.lineplot(x=list(pts.index), y=list(pts.values), ax=ax, legend=False, markersize=style.pop("ms"),
-                             linewidth=style.pop("lw") if len(pts) > 1 else 0, **style)
+                ms, lw = style.pop("ms"), style.pop("lw")
+                sns.lineplot(x=list(pts.index), y=list(pts.values), ax=ax, legend=False, markersize=ms,
+                             linewidth=lw if len(pts) > 1 else 0, **style)
         if metric == "w2" and "w2_floor" in g and g["w2_floor"].notna().any():
             ax.axhline(float(g["w2_floor"].dropna().iloc[0]), color="black", ls=":", lw=1,
                        label="w2_floor (held-out vs held-out)")
