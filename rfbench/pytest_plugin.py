@@ -120,10 +120,10 @@ def pytest_generate_tests(metafunc):
     if "rfbench_cell" not in metafunc.fixturenames:
         return
     name = metafunc.config.getoption("rfbench_suite") or getattr(metafunc.module, "RFBENCH_SUITE", None)
-    if name is None:
-        raise pytest.UsageError(f"rfbench: {metafunc.module.__name__} runs a suite's cells: name the suite with "
-                                "--rfbench-suite NAME (rfbench list suites)")
     try:
+        if name is None:
+            raise pytest.UsageError(f"rfbench: {metafunc.module.__name__} runs a suite's cells: name the suite "
+                                    "with --rfbench-suite NAME (rfbench list suites)")
         state = _suite_state(metafunc.config, name)
     except pytest.UsageError as exc:
         # raised while a file is collected it would be a collection error with a traceback: raised again
