@@ -34,7 +34,7 @@ class _Toy2d:
         self.tmp.cleanup()
 
     def _sweep(self):
-        from rfbench.runner import run_suite
+        from rfbench import run_suite
 
         run_suite("toy2d", quick=True, models=["analytic-gmm-rf", "analytic-gmm-vp"],
                   samplers=["euler", "heun", "dpm-solver++-2m", "rf-solver"], nfe=[2, 4, 8], out=self.tmp.name,

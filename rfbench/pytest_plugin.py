@@ -1,12 +1,13 @@
-"""rfbench's pytest plugin: run suite files as parametrized tests, one test per cell.
+"""rfbench's pytest plugin: run a registered suite as parametrized tests, one test per cell.
 
-A suite file sets ``RFBENCH_SUITE = "<name>"`` and defines a test taking the ``rfbench_cell``
-fixture. The plugin parametrizes it over the suite's cells (ids like
+A test taking the ``rfbench_cell`` fixture (the repository's ``suites/test_suite.py``) runs the suite
+named by ``--rfbench-suite NAME`` (or by its module's ``RFBENCH_SUITE = "<name>"``, which the option
+overrides). The plugin parametrizes it over the suite's cells (ids like
 ``1-rf@8gaussians-heun-nfe8-seed0``, so ``-k`` selects cells), shares models and reference
 solutions across the session, persists every finished cell, and writes results.csv, results.md
 and plots to ``--rfbench-out`` when the session ends.
 
-Options: --rfbench-out DIR, --rfbench-device cpu|cuda, --rfbench-nfe 2,4,8, --rfbench-quick,
+Options: --rfbench-suite NAME, --rfbench-out DIR, --rfbench-device cpu|cuda, --rfbench-nfe 2,4,8, --rfbench-quick,
 --rfbench-models, --rfbench-samplers, --rfbench-seeds, --rfbench-force, --rfbench-smoke,
 --rfbench-set KEY=VALUE (repeatable). A suite that cannot run here (SuiteSkipped) is one skipped test.
 A bad option value is a usage error naming the option (pytest exits 4); a failure of the machine during a
@@ -29,6 +30,8 @@ _STATE = pytest.StashKey[dict]()
 
 def pytest_addoption(parser):
     group = parser.getgroup("rfbench", "rfbench benchmark suites")
+    group.addoption("--rfbench-suite", default=None, metavar="NAME",
+                    help="the registered suite to run as tests (rfbench list suites)")
     group.addoption("--rfbench-out", default=None, help="output folder (default rfbench-out/<suite>)")
     group.addoption("--rfbench-device", default=None, help="cpu, cuda or cuda:N (default: the suite's)")
     group.addoption("--rfbench-nfe", default=None, help="comma-separated NFE list, e.g. 2,4,8")
@@ -67,14 +70,18 @@ def _usage(text: str) -> pytest.UsageError:
 def _suite_state(config, name: str) -> dict:
     state = config.stash[_STATE]
     if name not in state:
+        from rfbench import suites  # noqa: F401  (registers the built-in suites)
         from rfbench.errors import RFBenchError, SuiteSkipped
         from rfbench.runner import SweepContext
         from rfbench.runner.records import CellStore
-        from rfbench.suites import get_suite
+        from rfbench.runner.suite import SUITES, get_suite
 
         bad = [kv for kv in config.getoption("rfbench_set") or [] if "=" not in kv or not kv.split("=", 1)[0].strip()]
         if bad:  # never drop a setting silently
             raise pytest.UsageError(f"rfbench: --rfbench-set expects KEY=VALUE, got {bad[0]!r}")
+        if name not in SUITES:
+            raise pytest.UsageError(f"rfbench: --rfbench-suite {name!r} is not a registered suite; registered: "
+                                    f"{', '.join(SUITES)}")
         try:
             from rfbench.cli import _out_folder
 
@@ -112,10 +119,11 @@ def _suite_state(config, name: str) -> dict:
 def pytest_generate_tests(metafunc):
     if "rfbench_cell" not in metafunc.fixturenames:
         return
-    name = getattr(metafunc.module, "RFBENCH_SUITE", None)
-    if name is None:
-        raise pytest.UsageError(f"{metafunc.module.__name__} uses rfbench_cell but sets no RFBENCH_SUITE")
+    name = metafunc.config.getoption("rfbench_suite") or getattr(metafunc.module, "RFBENCH_SUITE", None)
     try:
+        if name is None:
+            raise pytest.UsageError(f"rfbench: {metafunc.module.__name__} runs a suite's cells: name the suite "
+                                    "with --rfbench-suite NAME (rfbench list suites)")
         state = _suite_state(metafunc.config, name)
     except pytest.UsageError as exc:
         # raised while a file is collected it would be a collection error with a traceback: raised again
@@ -174,7 +182,8 @@ def pytest_sessionfinish(session, exitstatus):
         rows = [state["rows"][cid] for cid in order]
         summary = {"cells": len(rows), "computed": state["ran"], "reused": len(rows) - state["ran"],
                    "failed": sum(r["status"] == "failed" for r in rows)}
-        result = write_outputs(rows, state["out"], name, summary, metrics=state["suite"].metrics)
+        result = write_outputs(rows, state["out"], name, summary, metrics=state["suite"].metrics,
+                               facts=state["suite"].facts())
         state["written"] = result
 
 

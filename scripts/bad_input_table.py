@@ -1,4 +1,4 @@
-"""Print the README's "Bad input" table: every case of tests/test_bad_input.py run through the CLI.
+"""Print the README's "Bad input" table: every case of tests/cli/test_bad_input.py run through the CLI.
 
     python scripts/bad_input_table.py [--width 150]
 
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _load_cases():
-    spec = importlib.util.spec_from_file_location("rfbench_bad_input_cases", ROOT / "tests" / "test_bad_input.py")
+    spec = importlib.util.spec_from_file_location("rfbench_bad_input_cases", ROOT / "tests" / "cli" / "test_bad_input.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)

@@ -4,9 +4,8 @@ repository cites a file it does not contain.
 The graph is built from the source with ``ast`` (scripts/import_graph.py): module-level and
 function-level imports, relative imports resolved, ``from PKG import NAME`` resolved to the module
 ``PKG.NAME`` where it exists. The target layers and the plan that gets there are in
-docs/architecture-plan.md. The checks of the real tree are marked ``xfail(strict=True)`` until the
-architecture step lands (issue 17): they fail today, naming every cycle, and the step removes the
-marks. The tests of the tools themselves run on synthetic packages and must pass now.
+docs/architecture-plan.md. The checks of the real tree name every cycle, layer violation or missing
+citation they find; the tests of the tools themselves run on synthetic packages.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-UNTIL_THE_STEP = "until the architecture step (issue 17; docs/architecture-plan.md)"
 
 
 def _load(name: str, path: Path):
@@ -45,21 +43,18 @@ def _cycle_report(adj) -> str:
 
 # -- the real tree -------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=UNTIL_THE_STEP)
 def test_no_cycle_between_subpackages(graph):
     _, edges = graph
     adj = ig.adjacency(edges, ig.subpackage)
     assert not ig.cycles(adj), "import cycles between sub-packages:\n" + _cycle_report(adj)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=UNTIL_THE_STEP)
 def test_no_cycle_between_files(graph):
     _, edges = graph
     adj = ig.adjacency(edges)
     assert not ig.cycles(adj), "import cycles between files:\n" + _cycle_report(adj)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=UNTIL_THE_STEP)
 def test_layers_import_only_below(graph):
     _, edges = graph
     bad = ig.layer_violations(edges)
@@ -73,7 +68,6 @@ def test_every_module_has_a_layer(graph):
     assert not [m for m in modules if ig.layer_of(m) is None]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=UNTIL_THE_STEP)
 def test_nothing_cites_a_file_the_repository_does_not_contain():
     problems = cc.find_problems(ROOT)
     assert not problems, "\n".join(map(str, problems))

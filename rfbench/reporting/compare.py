@@ -21,13 +21,15 @@ import pandas as pd
 
 from ..cache import atomic_write_text
 from ..errors import InvalidInputError
-from .names import LATENCY_METRIC, METRIC_COLUMNS, dataset_key, fid_impl_class, model_key, sampler_key
+from ..metrics.registry import LATENCY_METRIC, METRICS, published_keys
+from .format import fmt
+from .names import dataset_key, fid_impl_class, model_key, sampler_key
 from .published import INCEPTION_METRICS, LATENCY_METRICS, NFE_COUNTING, load_published
 
 REQUIRED_RESULT_COLUMNS = ("model", "sampler", "nfe", "nfe_measured", "status")
 # columns that must hold numbers where they are filled (an empty cell is a missing value)
-NUMERIC_RESULT_COLUMNS = ("nfe", "nfe_measured", "seed", "n_samples", "ref_rmse", "w2", "sw2", "w2_floor", "straightness",
-                          "wall_clock_s", "fid", "precision", "recall", "lpips", "psnr", "fd_digits", "fid_n_samples")
+NUMERIC_RESULT_COLUMNS = ("nfe", "nfe_measured", "seed", "n_samples", "fid_n_samples",
+                          *(n for n in METRICS if METRICS.get(n).kind != "published" and n != "nfe_measured"))
 RFBENCH_GRIDS = {"uniform", "karras", "logsnr", "time-quadratic"}
 
 
@@ -101,8 +103,9 @@ def _resolution(v) -> str:
 def measured_rows(results: pd.DataFrame, model_map: dict[str, tuple[str, str]] | None = None) -> pd.DataFrame:
     """One row per (model, data, sampler, grid, requested NFE, comparable metric), mean over seeds.
 
-    Comparable metrics are the columns in :data:`~rfbench.reporting.names.METRIC_COLUMNS` plus the
-    latency wall_clock_s / n_samples (the timed call samples the whole batch).
+    Comparable metrics are the metrics with a ``published_key`` in the metric registry
+    (:mod:`rfbench.metrics.registry`) plus the latency wall_clock_s / n_samples (the timed call samples
+    the whole batch).
     """
     results = normalise_results(results)
     ok = results[results["status"] == "ok"] if "status" in results else results
@@ -123,7 +126,7 @@ def measured_rows(results: pd.DataFrame, model_map: dict[str, tuple[str, str]] |
             "device_name": _text(first.get("device_name")) or _text(first.get("device")),
             "guidance": _text(first.get("guidance")) or "none",
         }
-        metrics = {col: key for col, key in METRIC_COLUMNS.items() if col in g.columns}
+        metrics = {col: key for col, key in published_keys().items() if col in g.columns}
         for col, key in metrics.items():
             vals = g[col].dropna()
             if not len(vals):
@@ -318,14 +321,6 @@ def compare_files(results_path: str | Path, published_path: str | Path | None = 
 
 
 # -- presentation ---------------------------------------------------------------------------------
-def fmt(v, digits: int = 4) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "—"
-    if isinstance(v, float):
-        return f"{v:.{digits}g}"
-    return str(v)
-
-
 def _signed(v: float) -> str:
     return "—" if v is None or math.isnan(v) else f"{v:+.4g}"
 
@@ -354,7 +349,7 @@ def comparison_blocks(comp: Comparison, *, title: str | None = "Comparison with 
         for i, r in enumerate(comp.matched.itertuples(index=False), 1):
             nfe = f"{fmt(r.nfe_measured)} / {r.nfe_published or '—'}"
             rows.append([str(i), r.model, r.data, r.sampler, nfe, r.metric, fmt(r.published), fmt(r.measured),
-                         _signed(r.difference), fmt(r.ratio, 3), f"{r.paper.split(' (')[0]}, {r.table} (arXiv {r.arxiv})",
+                         _signed(r.difference), fmt(r.ratio, digits=3), f"{r.paper.split(' (')[0]}, {r.table} (arXiv {r.arxiv})",
                          r.verified, r.flags or "none"])
             if r.flag_details:
                 details.append(f"[{i}] " + "; ".join(r.flag_details.split(" | ")))

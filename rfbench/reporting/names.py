@@ -68,17 +68,8 @@ SAMPLER_KEYS: dict[str, str] = {
     "rk45": "dopri5",  # scipy's RK45 is the Dormand-Prince 5(4) pair dopri5 implements
 }
 
-# results.csv metric column -> published metric key. Metrics without a published counterpart
-# (ref_rmse, w2, fd_digits, lpips-to-reference, ...) are reported by rfbench but not compared.
-METRIC_COLUMNS: dict[str, str] = {
-    "fid": "fid",
-    "precision": "precision",
-    "recall": "recall",
-    "is": "is",
-    "clip_score": "clip_score",
-}
-# Derived: wall_clock_s / n_samples of the timed call (sampling only, whole batch) -> s/img.
-LATENCY_METRIC = "latency_s_per_image"
+# Metric columns -> published metric keys: ``Metric.published_key`` in the metric registry
+# (rfbench.metrics.registry); metrics without one (ref_rmse, w2, fd_digits, ...) are not compared.
 
 # Measured fid_impl strings (e.g. "torch-fidelity 0.4.0") -> the FID implementation vocabulary.
 FID_IMPL_PATTERNS: list[tuple[str, str]] = [

@@ -16,19 +16,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._version import __version__
 from ..cache import atomic_write_text
-from .compare import compare, comparison_blocks, fmt, load_results
+from .compare import compare, comparison_blocks, load_results
 from .convergence import ORDER_TOL, convergence_table
-from .plots import plot_metric_vs_nfe, plot_pareto
+from .figures import metric_vs_nfe, pareto, pareto_metrics, vs_nfe_metrics
 from .published import load_published
 from .render import Bullets, Heading, Image, Para, Table, blocks_to_html, blocks_to_markdown
+from .tables import ENV_COLUMNS, results_blocks
 
-NFE_METRICS = ("ref_rmse", "w2", "sw2", "fd_digits", "fid", "lpips", "psnr")  # plotted against NFE
-QUALITY_METRICS = ("fid", "fd_digits", "w2", "ref_rmse")                      # Pareto plots, in this order
-TABLE_METRICS = ("ref_rmse", "w2", "sw2", "fd_digits", "fid", "lpips", "psnr", "precision", "recall",
-                 "inversion_rmse", "nfe_refiner", "wall_clock_s", "calib_s", "compile_s")  # shown when present
-ENV_COLUMNS = ("device", "device_name", "dtype", "torch_version", "python_version", "torch_threads",
-               "rfbench_version", "git_commit", "code_hash")
 # Image-metric protocol columns (written by the image metrics next to each value): text columns with
 # these prefixes, plus counts and accuracies; numeric values such as fd_unverified are not protocol.
 PROTOCOL_PREFIXES = ("fid_", "fd_", "lpips_", "prc_", "image_", "resize_", "uint8_", "digits_", "precision_",
@@ -54,8 +50,6 @@ def _summary(df: pd.DataFrame, meta: dict) -> str:
 
 def _environment_blocks(df: pd.DataFrame) -> list:
     rows = [[c, _uniq(df, c)] for c in ENV_COLUMNS if c in df]
-    from .. import __version__
-
     rows.append(["report generated", f"{_dt.datetime.now().isoformat(timespec='seconds')} by rfbench {__version__}, "
                                      f"Python {platform.python_version()} on {platform.platform()}"])
     return [Heading(2, "Environment"),
@@ -75,18 +69,12 @@ def _sampler_facts(name: str) -> tuple[str, str, str]:
     return "?", "?", "not registered in this rfbench"
 
 
-def _protocol_blocks(df: pd.DataFrame, suite_name: str) -> list:
+def _protocol_blocks(df: pd.DataFrame, suite_name: str, meta: dict) -> list:
+    """``meta``: run.json, where the runner records the suite's description and timing settings."""
     b: list = [Heading(2, "Protocol")]
-    suite = None
-    try:
-        from ..suites import SUITES
-
-        suite = SUITES.get(suite_name) if suite_name in SUITES else None
-    except Exception:  # noqa: BLE001
-        suite = None
     facts = []
-    if suite is not None:
-        facts.append(f"Suite `{suite.name}`: {suite.description}.")
+    if meta.get("description"):
+        facts.append(f"Suite `{suite_name}`: {meta['description']}.")
     models = df.groupby(["model", "data"], sort=False).size().index
     facts.append("Models: " + ", ".join(f"`{m}`" + (f" on {d}" if d else "") for m, d in models) + ".")
     nfes = sorted({int(v) for v in df["nfe"].dropna()}) if "nfe" in df else []
@@ -107,7 +95,8 @@ def _protocol_blocks(df: pd.DataFrame, suite_name: str) -> list:
         if "timing" in df and df["timing"].notna().any():
             how = "; ".join(f"{t} ({n} cells)" for t, n in df["timing"].value_counts().items())
         else:
-            how = (f"the median of {suite.timing_repeats} timed calls after a warm-up" if suite is not None
+            repeats = meta.get("timing_repeats")
+            how = (f"the median of {repeats} timed calls after a warm-up" if isinstance(repeats, int)
                    else "the median of repeated timed calls after a warm-up")
         facts.append(f"wall_clock_s: time to sample the whole batch once: {how}; synchronised on the device "
                      "(CUDA events on a GPU).")
@@ -141,41 +130,6 @@ def _convergence_blocks(df: pd.DataFrame) -> list:
                      f"{r.min_error:.2e}", r.verdict, r.note])
     b.append(Table(["model", "sampler", "grid", "theory", "measured", "NFE used", "last local slopes",
                     "min ref_rmse", "verdict", "note"], rows))
-    return b
-
-
-def _results_blocks(df: pd.DataFrame) -> list:
-    b: list = [Heading(2, "Results")]
-    metrics = [m for m in TABLE_METRICS if m in df and df[m].notna().any()]
-    for (model, data), g in df.groupby(["model", "data"], sort=False):
-        b.append(Heading(3, f"{model}" + (f" on {data}" if data else "")))
-        first = g.iloc[0]
-        facts = [f"{c} = {fmt(first[c])}" for c in ("straightness", "w2_floor", "ref_nfe") if c in g and pd.notna(first.get(c))]
-        if facts:
-            b.append(Para("; ".join(facts) + " (model properties" + ("; w2_floor: W2 between two held-out data sets"
-                                                                    if "w2_floor" in " ".join(facts) else "") + ")."))
-        ok = g[g["status"] == "ok"]
-        if ok.empty:
-            b.append(Para("No successful cell."))
-            continue
-        agg = ok.groupby(["sampler", ok["nfe"].fillna(-1)], sort=False)
-        rows = []
-        for (sampler, nfe), c in agg:
-            row = [sampler, "adaptive" if nfe < 0 else str(int(nfe)), fmt(c["nfe_measured"].mean()) if "nfe_measured" in c else "—"]
-            row += [fmt(c[m].mean()) for m in metrics]
-            if "seed" in c and c["seed"].nunique() > 1:
-                row[0] += f" ({c['seed'].nunique()} seeds)"
-            rows.append(row)
-        b.append(Table(["sampler", "NFE", "NFE counted"] + metrics, rows))
-        notes = [str(n) for n in ok["notes"].dropna().unique() if str(n).strip()] if "notes" in ok else []
-        if notes:
-            b.append(Para("Notes recorded with these rows (why a value is missing, roundings):"))
-            b.append(Bullets(notes))
-    bad = df[df["status"] != "ok"] if "status" in df else df.iloc[0:0]
-    if len(bad):
-        b.append(Heading(3, "Failed and not-applicable cells"))
-        b.append(Bullets([f"{r.model}" + (f"@{r.data}" if isinstance(r.data, str) and r.data else "")
-                          + f" {r.sampler} nfe={fmt(r.nfe)}: {r.status}: {r.reason}" for r in bad.itertuples()]))
     return b
 
 
@@ -242,13 +196,13 @@ def build_report(run_dir: str | Path, *, published: str | Path | None = None, ou
     blocks: list = [Heading(1, f"rfbench report: suite `{suite_name}`"),
                     Para(f"Source: `{results_path}`. {_summary(df, meta)}.")]
     blocks += _environment_blocks(df)
-    blocks += _protocol_blocks(df, suite_name)
+    blocks += _protocol_blocks(df, suite_name, meta)
     blocks += _convergence_blocks(df)
 
     figures = []
     fig_blocks: list = [Heading(2, "Figures")]
-    for metric in NFE_METRICS:
-        res = plot_metric_vs_nfe(df, metric, fig_dir / f"{metric}_vs_nfe.png", title=f"{suite_name}: {metric} vs NFE",
+    for metric in vs_nfe_metrics(df):
+        res = metric_vs_nfe(df, metric, fig_dir / f"{metric}_vs_nfe.png", title=f"{suite_name}: {metric} vs NFE",
                                  published=pub, model_map=model_map)
         if res:
             path, n_pub = res
@@ -258,8 +212,8 @@ def build_report(run_dir: str | Path, *, published: str | Path | None = None, ou
                     "; no published value exists for these models, datasets and metric")
             fig_blocks.append(Image(f"report/{path.name}", cap))
     timing_note = _timing_sanity(df)
-    for metric in QUALITY_METRICS:
-        path = plot_pareto(df, metric, fig_dir / f"pareto_{metric}.png",
+    for metric in pareto_metrics(df):
+        path = pareto(df, metric, fig_dir / f"pareto_{metric}.png",
                            title=f"{suite_name}: {metric} vs wall clock, Pareto front per model")
         if path:
             figures.append(path)
@@ -271,7 +225,7 @@ def build_report(run_dir: str | Path, *, published: str | Path | None = None, ou
     if len(fig_blocks) == 1:
         fig_blocks.append(Para("No plottable metric in this run."))
 
-    blocks += _results_blocks(df)
+    blocks += [Heading(2, "Results")] + results_blocks(df, level=3)
     blocks += fig_blocks
     blocks += _sample_blocks(df, run_dir, out_dir)
     comp = compare(df, pub, model_map=model_map)

@@ -8,6 +8,7 @@ import subprocess
 
 import torch
 
+from .._version import __version__
 from ..identity import PACKAGE_DIR, code_hash  # noqa: F401  (code_hash: re-exported)
 
 
@@ -34,8 +35,6 @@ def device_name(device: torch.device | str) -> str:
 
 @functools.lru_cache(maxsize=4)
 def environment(device: str = "cpu") -> dict:
-    from .. import __version__
-
     return {
         "rfbench_version": __version__,
         "git_commit": git_commit(),

@@ -1,11 +1,13 @@
 """Extension points of the sweep: per-cell metrics and artifacts registered by name.
 
-A suite lists metric names in ``Suite.metrics``. The built-in ones (ref_rmse, straightness, w2, sw2,
-wall_clock_s) are computed by the runner; any other name is looked up here:
+A suite lists metric names in ``Suite.metrics``; each is declared in the metric registry
+(:mod:`rfbench.metrics.registry`: description, direction, tables, figures) and computed by the function
+registered here under the same name (rfbench's own in :mod:`rfbench.runner.cell_metrics`):
 
-    @register_cell_metric("psnr")
-    def psnr(ctx, cell, result, row):      # ctx: SweepContext, result: SampleResult
-        row["psnr"] = ...
+    register_metric(Metric("my_psnr", "PSNR to the reference", direction="higher", table=True))
+    @register_cell_metric("my_psnr")
+    def my_psnr(ctx, cell, result, row):   # ctx: SweepContext, result: SampleResult
+        row["my_psnr"] = ...
 
 A metric that cannot be computed leaves its column empty and says why with :func:`add_note`
 (never a substitute number). Artifact hooks (``Suite.artifacts``) write files, e.g. sample grids,
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..errors import InvalidInputError
+from ..metrics.registry import METRICS
 from ..registry import Registry
 
 CELL_METRICS: Registry[Callable] = Registry("cell metric")
@@ -23,6 +27,11 @@ ARTIFACTS: Registry[Callable] = Registry("artifact")
 
 
 def register_cell_metric(name: str):
+    """Register how the sweep computes metric ``name``, which the metric registry must declare."""
+    if name not in METRICS:
+        raise InvalidInputError(f"cell metric {name!r} is not declared in the metric registry; declare it first "
+                                "with rfbench.metrics.register_metric(Metric(...))")
+
     def deco(fn):
         CELL_METRICS.register(name, fn)
         return fn

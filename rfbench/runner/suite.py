@@ -1,4 +1,6 @@
-"""Suite definitions: models x samplers x NFE x seeds, and the cells they expand into."""
+"""Suite definitions (models x samplers x NFE x seeds, and the cells they expand into) and the suite
+registry. The built-in suites live in :mod:`rfbench.suites`, which registers them here; the entry layer
+(``rfbench.run_suite``, the CLI, the pytest plugin) imports it before looking a suite up by name."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidInputError
+from ..registry import Registry
 
 MAX_SEED = 2**63 - 1  # seeds fit a signed 64-bit integer (torch's and numpy's generators take them)
 
@@ -102,6 +105,12 @@ class Suite:
         base_options = {**self.options, **over.pop("options", {})}
         suite = dataclasses.replace(self, **over)
         suite.quick, suite.smoke = {}, {}
+        from .hooks import CELL_METRICS
+
+        for m in suite.metrics:  # the metric registry declares it and a cell metric computes it
+            if m not in CELL_METRICS:
+                raise InvalidInputError(f"suite {self.name!r} lists metric {m!r}, which no cell metric computes; "
+                                        f"declared metrics with a computation: {', '.join(CELL_METRICS)}")
         suite.options = base_options
         if options:
             unknown = sorted(set(options) - set(base_options))
@@ -168,6 +177,10 @@ class Suite:
                         out.extend(Cell(self.name, model, sampler, n, seed) for n in self.nfe)
         return out
 
+    def facts(self) -> dict:
+        """What a report says about the suite beyond its rows (written to run.json by the runner)."""
+        return {"description": self.description, "timing_repeats": self.timing_repeats}
+
     def settings(self) -> dict:
         """What every cell's numbers depend on besides the cell itself (hashed into cell records)."""
         out = {"n_samples": self.n_samples, "n_data": self.n_data, "metrics": list(self.metrics),
@@ -198,3 +211,25 @@ def _cast_option(key: str, value: Any, default: Any) -> Any:
                 "float": "a number"}.get(type(default).__name__, type(default).__name__)
         raise InvalidInputError(f"option {key}={value!r}: expected {kind}, like the default {default!r}") from None
     return value
+
+
+# -- the suite registry ------------------------------------------------------------------------------
+SUITES: Registry[Suite] = Registry("suite")
+
+
+def register_suite(suite: Suite) -> Suite:
+    return SUITES.register(suite.name, suite)
+
+
+def get_suite(name: str) -> Suite:
+    return SUITES.get(name)
+
+
+def catalogue_samplers(exclude: tuple[str, ...] = ()) -> list[str]:
+    """Every sampler rfbench itself registers (defined in an ``rfbench.`` module), in registration
+    order: suites list these, so a sampler added to the package joins every suite, while samplers
+    registered by tests or user scripts do not."""
+    from ..samplers import SAMPLERS
+
+    return [n for n in SAMPLERS if n not in exclude
+            and getattr(SAMPLERS.get(n).fn, "__module__", "").startswith("rfbench.")]

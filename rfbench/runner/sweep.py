@@ -7,7 +7,6 @@ and reference solutions are also cached on disk.
 
 from __future__ import annotations
 
-import math
 import time
 import traceback
 from pathlib import Path
@@ -19,11 +18,12 @@ from tqdm.auto import tqdm
 from .. import cache
 from ..errors import InvalidInputError, NotApplicableError, ResourceError, RFBenchError, resource_cause
 from ..identity import CannotFingerprint, canonical, code_identity
-from ..metrics import midpoint_times, ref_rmse, sliced_w2, straightness_from_trajectory, time_callable, w2
-from ..metrics.distribution import MIN_POINTS_W2
+from ..metrics import midpoint_times, straightness_from_trajectory, w2
+from ..metrics.registry import METRICS, TIMING
 from ..models import get_model, model_identity
 from ..models.base import FlowModel
 from ..samplers import GRIDS, get_sampler, reference_solution, sample
+from . import cell_metrics  # noqa: F401  (registers the per-cell metrics run_cell looks up)
 from .environment import code_hash, environment
 from .hooks import ARTIFACTS, CELL_METRICS, add_note
 from .records import CellStore, cell_config_hash
@@ -33,13 +33,6 @@ REFERENCE_VERSION = 1  # bump when the reference procedure changes
 HELDOUT_SEED = 10_000  # held-out data are drawn with this seed (training sets use others)
 MAX_DIM_W2 = 16  # exact W2 / sliced W2 only for low-dimensional data; images get their own metrics
 
-BUILTIN_METRICS = ("ref_rmse", "straightness", "w2", "sw2", "wall_clock_s")
-
-COLUMNS = [
-    "suite", "model", "data", "sampler", "grid", "nfe", "nfe_measured", "status", "reason", "notes",
-    "ref_rmse", "w2", "sw2", "w2_floor", "straightness", "wall_clock_s", "n_samples", "seed",
-    "device", "dtype", "ref_nfe", "ref_rtol", "torch_version", "rfbench_version", "git_commit", "code_hash",
-]
 
 
 def parse_device(device: str | torch.device) -> torch.device:
@@ -74,6 +67,7 @@ class SweepContext:
         self._refs: dict[tuple[ModelSpec, int], dict] = {}
         self._data: dict[ModelSpec, tuple[torch.Tensor, torch.Tensor] | None] = {}
         self._floor: dict[ModelSpec, float | None] = {}
+        self.timing: tuple | None = None  # run_cell: (the cell's sampling call, seconds of its first draw)
 
     # -- models ------------------------------------------------------------------------------------
     def model(self, spec: ModelSpec) -> FlowModel:
@@ -192,39 +186,15 @@ def run_cell(ctx: SweepContext, cell: Cell) -> dict[str, Any]:
         if bad:
             row.update(status="failed", reason=f"non-finite samples: {bad} of {len(x)}")
             return row
-        metrics = suite.metrics
-        if "ref_rmse" in metrics or "straightness" in metrics:
-            ref = ctx.reference(cell.model, cell.seed)
-            row.update(ref_nfe=ref["nfe"], ref_rtol=ref["rtol"], ref_dtype=suite.reference_dtype)
-            if ref.get("not_cached"):
-                add_note(row, f"not cached: {ref['not_cached']}")
-            if "ref_rmse" in metrics:
-                row["ref_rmse"] = ref_rmse(x, ref["x_end"])
-            if "straightness" in metrics:
-                row["straightness"] = ref["straightness"]
-        data = ctx.heldout(cell.model)
-        if data is not None:
-            if "w2" in metrics and min(len(x), len(data[0])) >= MIN_POINTS_W2:
-                row["w2"] = w2(x[: len(data[0])], data[0])
-                row["w2_floor"] = ctx.w2_floor(cell.model)
-            elif "w2" in metrics:
-                add_note(row, f"w2 not computed: needs >= {MIN_POINTS_W2} samples and data points")
-            if "sw2" in metrics:
-                row["sw2"] = sliced_w2(x, data[0])
-        for name in metrics:
-            if name not in BUILTIN_METRICS:
-                CELL_METRICS.get(name)(ctx, cell, result, row)
+        # the suite's metrics in stage order (suite order within a stage), its artifacts before timing
+        ctx.timing = (draw, first_s)
+        metrics = sorted(suite.metrics, key=lambda name: METRICS.get(name).stage)
+        for name in [m for m in metrics if METRICS.get(m).stage < TIMING]:
+            CELL_METRICS.get(name)(ctx, cell, result, row)
         for name in suite.artifacts:
             ARTIFACTS.get(name)(ctx, cell, result, row)
-        if "wall_clock_s" in metrics:
-            built = result.info.get("calib_cached") is False or result.info.get("compile_s")
-            if suite.timing_repeats == 0 and not built and ctx.device.type == "cpu":
-                # the cell's own sampling call (suites whose budget cannot afford a second draw)
-                row.update(wall_clock_s=first_s, timing="first call")
-            else:  # the first draw was the warm-up (and built any cached calibration or refiner)
-                t = time_callable(draw, repeats=max(1, suite.timing_repeats), warmup=0, device=ctx.device)
-                row.update(wall_clock_s=t["median_s"], timing=f"median of {len(t['all_s'])} after a warm-up, "
-                                                                  f"{t['method']}")
+        for name in [m for m in metrics if METRICS.get(m).stage >= TIMING]:
+            CELL_METRICS.get(name)(ctx, cell, result, row)
     except NotApplicableError as exc:
         row.update(status="not-applicable", reason=str(exc))
     except ResourceError:
@@ -255,7 +225,7 @@ def cell_hash(cell: Cell, ctx: SweepContext) -> tuple[str | None, str | None]:
     code = {}
     grids = {g for g in (options.get("grid"), spec.default_grid) if isinstance(g, str) and g in GRIDS}
     hooks = [("grid", g, GRIDS.get(g)) for g in sorted(grids)]
-    hooks += [("metric", m, CELL_METRICS.get(m)) for m in ctx.suite.metrics if m not in BUILTIN_METRICS and m in CELL_METRICS]
+    hooks += [("metric", m, CELL_METRICS.get(m)) for m in ctx.suite.metrics if m in CELL_METRICS]
     hooks += [("artifact", a, ARTIFACTS.get(a)) for a in ctx.suite.artifacts if a in ARTIFACTS]
     for kind, name, fn in hooks:
         code[f"{kind}:{name}"], why = ctx.identity((kind, name, id(fn)), lambda fn=fn: code_identity(fn))
@@ -333,7 +303,3 @@ def sweep(suite: Suite, out_dir: str | Path, *, device: str = "cpu", force: bool
     finally:
         bar.close()
     return rows, {"cells": len(cells), "computed": computed, "reused": len(cells) - computed, "failed": failed}
-
-
-def is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))

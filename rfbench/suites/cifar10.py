@@ -14,7 +14,7 @@ median of 3 after a warm-up, the whole 1,000-sample batch); ``fid_n`` (50,000) f
 generated in batches of ``fid_batch`` from their own seeded noise, give FID against CIFAR-10
 train statistics (all 50,000 training images, torch-fidelity's Inception, cached) and
 precision/recall (10,000 vs 10,000, k = 3). Options (``--set key=value``): those of
-:mod:`rfbench.metrics.image_hooks` plus ``checkpoints``, ``cifar10_root`` (else
+:mod:`rfbench.runner.cell_metrics.images` plus ``checkpoints``, ``cifar10_root`` (else
 $RFBENCH_CIFAR10_ROOT; the python version: ``ROOT/cifar-10-batches-py/data_batch_1..5``) and
 ``allow_missing`` (run without FID or its data instead of skipping). ``--smoke`` sets
 ``standin_model`` (a tiny random U-Net saved as a diffusers folder, stand-in reference images, no
@@ -37,10 +37,9 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError, InvalidInputError, MissingResourceError, SuiteSkipped
-from ..metrics import image_hooks
 from ..metrics.fid import FIDReference, register_fid_reference, resolve_inception_weights
-from ..runner.suite import ModelSpec, Suite
-from . import register_suite
+from ..runner.cell_metrics import images as image_hooks
+from ..runner.suite import ModelSpec, Suite, register_suite
 
 ENV_CIFAR10 = "RFBENCH_CIFAR10_ROOT"
 CIFAR10_FILES = [  # torchvision's CIFAR10.train_list: (file, md5) of the python version

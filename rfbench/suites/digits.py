@@ -13,10 +13,9 @@ AlexNet weights; without them the column is empty and the row's notes say why).
 
 from __future__ import annotations
 
-from ..metrics import image_hooks
-from ..runner.suite import ModelSpec, Suite
+from ..runner.cell_metrics import images as image_hooks
+from ..runner.suite import ModelSpec, Suite, catalogue_samplers, register_suite
 from ..training.flowturbo import RefinerConfig
-from . import catalogue_samplers, register_suite
 
 MODELS = [ModelSpec(n, "digits") for n in (
     "1-rf", "2-rf", "2-rf++", "vp-diffusion", "rectified-diffusion", "pfgmpp-d8", "pfgmpp-d2048")]

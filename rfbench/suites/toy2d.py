@@ -10,8 +10,7 @@ straightness (a model property) is in the tables, so reflow's straightening is v
 
 from __future__ import annotations
 
-from ..runner.suite import ModelSpec, Suite
-from . import catalogue_samplers, register_suite
+from ..runner.suite import ModelSpec, Suite, catalogue_samplers, register_suite
 
 ANALYTIC = [ModelSpec("analytic-gmm-rf"), ModelSpec("analytic-gmm-vp"), ModelSpec("analytic-pfgmpp-d128"),
             ModelSpec("analytic-pfgmpp-dinf")]

@@ -165,7 +165,7 @@ def test_two_bad_copies_within_a_second_are_both_kept(tmp_path):
 def test_cell_records_survive_corruption(tmp_path, cold_cache):
     """Cell records get the cache files' treatment: a flipped byte is reported by name, the record is moved
     aside and the cell recomputed, bit-identically."""
-    from rfbench.runner import run_suite
+    from rfbench import run_suite
 
     kw = dict(models=["analytic-gmm-rf"], samplers=["euler"], nfe=[2], n_samples=50, progress=False, out=tmp_path / "o")
     first = run_suite("toy2d", **kw)["frame"]

@@ -188,7 +188,7 @@ def _pynet_factory():
 
 
 def _suite_run(out, samplers=("euler", "dopri5")):
-    from rfbench.runner import run_suite
+    from rfbench import run_suite
 
     return run_suite("toy2d", models=["test-pynet"], samplers=list(samplers), nfe=[2], n_samples=16, out=out,
                      progress=False)
@@ -248,7 +248,7 @@ def test_unfingerprintable_model_is_never_reused(tmp_path, cold_cache, registrie
 
 # -- samplers registered by users -------------------------------------------------------------------
 def test_user_sampler_code_change_recomputes(tmp_path, cold_cache, registries):
-    from rfbench.runner import run_suite
+    from rfbench import run_suite
     from rfbench.samplers import SamplerSpec, register_sampler
 
     def register(src):

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from rfbench import cache
-from rfbench.runner import run_suite
+from rfbench import run_suite
 
 CELLS = ["--models", "analytic-gmm-rf,analytic-gmm-vp", "--samplers", "euler,heun",
          "--nfe", ",".join(map(str, range(1, 13)))]

@@ -1,9 +1,9 @@
-"""rfbench report: convergence orders from a synthetic results.csv with known slopes, and a report
-built from a small real run (files exist, tables and images referenced, HTML self-contained)."""
+"""rfbench report: convergence orders from a synthetic results.csv with known slopes, and the report
+built from it (files exist, tables and images referenced, HTML self-contained). The report of a small
+real run is in tests/integration/test_report_from_run.py."""
 
 from __future__ import annotations
 
-import math
 import re
 import shutil
 from pathlib import Path
@@ -13,7 +13,7 @@ import pytest
 
 from rfbench.cli import main
 from rfbench.reporting import build_report, convergence_table
-from rfbench.reporting.plots import pareto_front
+from rfbench.reporting.figures import pareto_front
 
 
 def _rows(model, sampler, nfes, err, dtype="float64", grid="uniform", seeds=(0,)):
@@ -98,36 +98,6 @@ def test_report_from_synthetic_results(synthetic):
     assert (synthetic / "comparison.csv").is_file()
 
 
-@pytest.mark.slow
-def test_report_from_a_small_real_run(tmp_path):
-    """A real (tiny) sweep on the exact GMM model, then `rfbench report` on its folder."""
-    import dataclasses
-
-    from rfbench.runner import sweep, write_outputs
-    from rfbench.suites import get_suite
-
-    suite = dataclasses.replace(get_suite("toy2d").configure(models=["analytic-gmm-rf"], samplers=["euler", "heun"],
-                                                             nfe=[4, 8, 16], n_samples=300),
-                                metrics=("ref_rmse", "wall_clock_s"), timing_repeats=1)
-    out = tmp_path / "toy"
-    rows, summary = sweep(suite, out, progress=False)
-    write_outputs(rows, out, suite.name, summary)
-    assert main(["report", str(out)]) == 0
-    md = (out / "report.md").read_text()
-    conv = convergence_table(pd.read_csv(out / "results.csv")).set_index("sampler")
-    assert list(conv["theory"]) == [1, 2]
-    for sampler, r in conv.iterrows():
-        assert math.isfinite(r["measured"]) and r["nfe_range"] == "4-16"
-        meets = abs(r["measured"] - r["theory"]) <= 0.25
-        expected = "inconclusive" if "slope not settled" in r["note"] else \
-            ("meets" if meets else ("above" if r["measured"] > r["theory"] else "below")) + " (see note)"
-        assert r["verdict"] == expected
-        assert "pre-asymptotic: largest NFE 16 < 32" in r["note"]  # honest about a small-NFE fit
-        assert f"| analytic-gmm-rf | {sampler} | uniform | {r['theory']} | {r['measured']:.2f} | 4-16 |" in md
-    assert (out / "report.html").is_file() and (out / "report" / "ref_rmse_vs_nfe.png").is_file()
-    assert (out / "report" / "pareto_ref_rmse.png").is_file()
-
-
 def test_report_overlays_published_points(tmp_path):
     """On the compare fixture (invented CIFAR-10 FIDs) the FID figure carries the published values of
     the same model, conditioning and dataset: 2-RF-distill 1, EDM unconditional 2 (PFGM++'s and
@@ -135,7 +105,7 @@ def test_report_overlays_published_points(tmp_path):
     the same 8 once mapped onto 1-RF."""
     run = tmp_path / "fixture"
     run.mkdir()
-    shutil.copy(Path(__file__).parent / "data" / "compare" / "results.csv", run / "results.csv")
+    shutil.copy(Path(__file__).resolve().parents[1] / "data" / "compare" / "results.csv", run / "results.csv")
     res = build_report(run, model_map={"my-rf": ("rectified-flow", "1-rf")})
     md = res["md"].read_text()
     assert "19 published value(s) overlaid as stars" in md

@@ -1,16 +1,12 @@
-"""The sweep runner, its records and outputs, the CLI, and the pytest plugin."""
+"""The sweep runner, its records and outputs."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 
-from rfbench.cli import main
-from rfbench.runner import run_suite
+from rfbench import run_suite
 from rfbench.samplers import SamplerSpec, register_sampler
 from rfbench.samplers.registry import SAMPLERS
 
@@ -80,45 +76,3 @@ def test_cell_records_are_json_with_hashes(small_run):
     out, _ = small_run
     rec = json.loads(next((out / "cells").glob("analytic-gmm-rf-heun-nfe2-seed0-*.json")).read_text())
     assert {"cell", "config_hash", "code_hash", "row", "sha256"} <= set(rec)
-
-
-@pytest.mark.parametrize("argv,message", [
-    (["run", "toy3d"], "unknown suite 'toy3d'"),
-    (["run", "toy2d", "--models", "2-rff"], "unknown model '2-rff'"),
-    (["run", "toy2d", "--samplers", "huen"], "Did you mean 'heun'"),
-    (["run", "toy2d", "--nfe", "0,2"], "--nfe must be a list of positive integers"),
-    (["run", "toy2d", "--device", "tpu"], "--device must be 'cpu', 'cuda' or 'cuda:N'"),
-    (["train", "analytic-gmm-rf"], "is analytic; only trained models can be trained"),
-    (["train", "1-rf", "--data", "mnist"], "cannot be trained on dataset 'mnist'"),
-])
-def test_cli_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path):
-    assert main(argv + (["--out", str(tmp_path)] if argv[0] == "run" else [])) == 2
-    err = capsys.readouterr().err.strip()
-    assert message in err and err.startswith("rfbench: error:") and len(err.splitlines()) == 1
-
-
-def test_cli_list_shows_orders_and_nfe_per_step(capsys):
-    assert main(["list", "samplers"]) == 0
-    text = capsys.readouterr().out
-    assert "heun" in text and "2 (odd NFE: last step Euler)" in text and "order" in text
-
-
-def test_cli_run_end_to_end(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "rfbench.cli", "run", "toy2d", "--models", "analytic-gmm-rf",
-                           "--samplers", "euler", "--nfe", "2,4", "--out", str(tmp_path), "--no-progress"],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    assert "2 cells (2 computed" in proc.stdout
-    assert (tmp_path / "results.csv").exists() and (tmp_path / "results.md").exists()
-
-
-def test_pytest_plugin_runs_suite_cells_selected_with_k(pytester, tmp_path):
-    pytester.makepyfile(toy2d_suite=Path(__file__).resolve().parents[1].joinpath("suites", "toy2d.py").read_text())
-    out = tmp_path / "plugin-out"
-    res = pytester.runpytest_subprocess(
-        "toy2d_suite.py", f"--rfbench-out={out}",
-        "--rfbench-models=analytic-gmm-rf", "--rfbench-nfe=2,4", "-k", "euler or heun", "-q")
-    res.assert_outcomes(passed=4, skipped=2)  # edm-heun is n/a on the flow path at t = 1 (skipped, with reason)
-    df = pd.read_csv(out / "results.csv")
-    assert sorted(df["sampler"]) == ["edm-heun", "edm-heun", "euler", "euler", "heun", "heun"]
-    assert set(df.loc[df["sampler"] == "edm-heun", "status"]) == {"not-applicable"}

@@ -35,7 +35,7 @@ def test_default_classifier_accuracy_cache_and_fd():
     assert fd_data < fd_blur / 5 and fd_data < fd_noise / 5
 
     # the cell hook: the test set against itself is at distance 0, and the row records the protocol
-    from rfbench.metrics.image_hooks import fd_digits_metric
+    from rfbench.runner.cell_metrics.images import fd_digits_metric
 
     ctx = SimpleNamespace(memo={}, device=torch.device("cpu"), progress=False, suite=SimpleNamespace(options={}))
     row = {}

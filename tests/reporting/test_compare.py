@@ -13,7 +13,7 @@ import pytest
 from rfbench.cli import main
 from rfbench.reporting import compare, compare_files, load_published, measured_rows, parse_model_map
 
-DATA = Path(__file__).parent / "data" / "compare"
+DATA = Path(__file__).resolve().parents[1] / "data" / "compare"
 # tests/data/compare/published.csv: seven published rows (fixture values, not a paper's):
 #   p1 RF 2-rf-distill euler NFE 1 fid 4.85 (tf-gan, score_sde stats, 50k)
 #   p2 RF 1-rf dopri5 NFE 127 adaptive-mean fid 2.58

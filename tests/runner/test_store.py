@@ -146,14 +146,15 @@ def test_full_disk_on_a_real_tmpfs(tmp_path):
 
 
 def test_pytest_plugin_stops_on_a_full_disk(pytester, tmp_path):
-    pytester.makepyfile(toy2d_suite=(Path(__file__).resolve().parents[1] / "suites" / "toy2d.py").read_text())
+    pytester.makepyfile(toy2d_suite=(Path(__file__).resolve().parents[2] / "suites" / "test_suite.py").read_text())
     pytester.makeconftest(
         "import errno, os\n"
         "from rfbench import cache\n"
         "def _stage(path, data):\n"
         "    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))\n"
         "cache._stage = _stage\n")
-    res = pytester.runpytest_subprocess("toy2d_suite.py", "--rfbench-models", "analytic-gmm-rf", "--rfbench-samplers",
+    res = pytester.runpytest_subprocess("toy2d_suite.py", "--rfbench-suite", "toy2d", "--rfbench-models",
+                                        "analytic-gmm-rf", "--rfbench-samplers",
                                         "euler,heun", "--rfbench-nfe", "2", "--rfbench-out", str(tmp_path / "o"), "-q")
     text = res.stdout.str() + res.stderr.str()
     assert res.ret == 3, text
@@ -213,7 +214,7 @@ def test_store_rows_and_old_records(tmp_path):
 # -- item 9: one file per cell --------------------------------------------------------------------
 def test_colliding_cell_ids_get_their_own_records(tmp_path, cold_cache):
     from rfbench.models import MODELS, ModelEntry, get_model, register_model
-    from rfbench.runner import run_suite
+    from rfbench import run_suite
     from rfbench.runner.suite import Cell, ModelSpec
 
     a, b = Cell("toy2d", ModelSpec("x-edm"), "heun", 2, 0), Cell("toy2d", ModelSpec("x"), "edm-heun", 2, 0)

@@ -11,7 +11,7 @@ from rfbench.metrics import fid as fidmod
 from rfbench.metrics.fid import (FIDReference, InceptionFeatures, fid_from_images, reference_stats,
                                  register_fid_reference, resolve_inception_weights, standin_inception_weights,
                                  to_uint8)
-from rfbench.metrics.image_hooks import fid_noise
+from rfbench.runner.cell_metrics.images import fid_noise
 
 
 class _Images(torch.utils.data.Dataset):

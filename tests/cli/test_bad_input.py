@@ -265,7 +265,7 @@ def make_inputs(root: Path) -> dict[str, str]:
     p["good_dir"] = root / "good_run"
     p["good_dir"].mkdir()
     p["good_csv"] = p["good_dir"] / "results.csv"
-    p["good_csv"].write_text((Path(__file__).parent / "data" / "compare" / "results.csv").read_text())
+    p["good_csv"].write_text((Path(__file__).resolve().parents[1] / "data" / "compare" / "results.csv").read_text())
     good = pd.read_csv(p["good_csv"])
     p["nfe_abc_dir"], p["no_measured_dir"] = root / "nfe_abc_run", root / "no_measured_run"
     for folder in (p["nfe_abc_dir"], p["no_measured_dir"]):
@@ -443,7 +443,7 @@ def test_allow_unsafe_in_python(pickled):
 
 def test_readme_table_lists_every_case(inputs):
     """README's "Bad input" table is generated from CASES (scripts/bad_input_table.py): no case missing."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     section = readme[readme.index("### Bad input"):]
     missing = [shown_input(c, inputs) for c in CASES if f"| `{shown_input(c, inputs)}` |" not in section]
     assert not missing, f"rerun `python scripts/bad_input_table.py` and paste its output into README.md: {missing}"
@@ -459,9 +459,10 @@ def test_readme_table_lists_every_case(inputs):
 ])
 def test_pytest_plugin_bad_values_name_the_option(pytester, args, needle):
     """A bad plugin option is a usage error that names it, not a collection traceback."""
-    pytester.makepyfile(toy2d_suite=(Path(__file__).resolve().parents[1] / "suites" / "toy2d.py").read_text())
+    pytester.makepyfile(toy2d_suite=(Path(__file__).resolve().parents[2] / "suites" / "test_suite.py").read_text())
     (pytester.path / "a_file").write_text("not a folder\n")
-    res = pytester.runpytest_subprocess("toy2d_suite.py", "--rfbench-models", "analytic-gmm-rf", *args, "-q")
+    res = pytester.runpytest_subprocess("toy2d_suite.py", "--rfbench-suite", "toy2d", "--rfbench-models",
+                                        "analytic-gmm-rf", *args, "-q")
     text = res.stderr.str() + res.stdout.str()
     assert res.ret == pytest.ExitCode.USAGE_ERROR, text
     assert needle in text and "Traceback" not in text, text
@@ -469,7 +470,8 @@ def test_pytest_plugin_bad_values_name_the_option(pytester, args, needle):
 
 def test_pytest_plugin_refuses_a_malformed_set(pytester):
     """The pytest route: --rfbench-set without '=' was silently dropped; now it is a usage error."""
-    pytester.makepyfile(toy2d_suite=(Path(__file__).resolve().parents[1] / "suites" / "toy2d.py").read_text())
-    res = pytester.runpytest_subprocess("toy2d_suite.py", "--rfbench-set", "fid_n", "--rfbench-nfe", "2", "-q")
+    pytester.makepyfile(toy2d_suite=(Path(__file__).resolve().parents[2] / "suites" / "test_suite.py").read_text())
+    res = pytester.runpytest_subprocess("toy2d_suite.py", "--rfbench-suite", "toy2d", "--rfbench-set", "fid_n",
+                                        "--rfbench-nfe", "2", "-q")
     assert res.ret != 0
     assert "--rfbench-set expects KEY=VALUE, got 'fid_n'" in res.stderr.str() + res.stdout.str()

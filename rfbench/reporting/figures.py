@@ -1,5 +1,7 @@
-"""Report figures: metric vs NFE per model with published points overlaid, and quality vs wall
-clock with the Pareto front highlighted. Matplotlib with the Agg backend; PNG files."""
+"""The one figure renderer (the runner's outputs and the report): metric vs NFE per model, with
+published points overlaid where given, and quality vs wall clock with the Pareto front highlighted.
+Seaborn (lines, points, palette) on matplotlib's Agg backend; PNG files. Which metrics get which
+figure is the metric registry's (``Metric.vs_nfe``, ``Metric.pareto``)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..metrics import registry
 from .compare import normalise_results
 from .names import dataset_key, model_key
 
@@ -68,11 +71,21 @@ def _grid(n: int, plt, width: float = 4.2, height: float = 3.3):
     return fig, list(axes.flat)
 
 
-def _colors(names: list[str]) -> dict[str, tuple]:
-    import matplotlib
+def vs_nfe_metrics(df: pd.DataFrame) -> list[str]:
+    """The registry's metric-vs-NFE metrics that have a value in ``df``."""
+    return [m for m in registry.vs_nfe_metrics() if m in df.columns and df[m].notna().any()]
 
-    cmap = matplotlib.colormaps["tab10" if len(names) <= 10 else "tab20"]
-    return {n: cmap(i % cmap.N) for i, n in enumerate(names)}
+
+def pareto_metrics(df: pd.DataFrame) -> list[str]:
+    """The registry's quality metrics for Pareto figures, in rank order, that have a value in ``df``."""
+    return [m for m in registry.pareto_metrics() if m in df.columns and df[m].notna().any()]
+
+
+def _colors(names: list[str]) -> dict[str, tuple]:
+    import seaborn as sns
+
+    palette = sns.color_palette("tab10" if len(names) <= 10 else "tab20")
+    return {n: palette[i % len(palette)] for i, n in enumerate(names)}
 
 
 MARKERS = "osD^vP*Xph<>"
@@ -123,16 +136,19 @@ def published_points(published: pd.DataFrame | None, model: str, data: str, metr
     return sel
 
 
-def plot_metric_vs_nfe(df: pd.DataFrame, metric: str, path: Path, *, title: str = "",
-                       published: pd.DataFrame | None = None, model_map: dict | None = None) -> tuple[Path, int] | None:
-    """One panel per (model, data): metric vs counted NFE (log x; log y over a decade or more), one line per sampler (mean over
-    seeds; adaptive samplers as single points). Published values for the same model, dataset and
-    metric are overlaid as black stars labelled with the paper's sampler. Returns (path, number of
-    published points drawn) or None when no row has the metric."""
+def metric_vs_nfe(df: pd.DataFrame, metric: str, path: Path, *, title: str = "",
+                  published: pd.DataFrame | None = None, model_map: dict | None = None) -> tuple[Path, int] | None:
+    """One panel per (model, data): metric vs counted NFE (log x; log y over a decade or more), one
+    line per sampler (mean over seeds; adaptive samplers as a dashed level: their NFE is an outcome).
+    For w2, the held-out noise floor ``w2_floor`` as a dotted line. Published values for the same
+    model, dataset and metric are overlaid as black stars labelled with the paper's sampler. Returns
+    (path, number of published points drawn) or None when no row has the metric."""
     df = normalise_results(df)
     ok = df[(df["status"] == "ok") & df[metric].notna() & df["nfe_measured"].notna()] if metric in df else df.iloc[0:0]
     if ok.empty:
         return None
+    import seaborn as sns
+
     plt = _plt()
     panels = _panels(ok)
     colors = _colors(list(dict.fromkeys(ok["sampler"])))
@@ -146,10 +162,13 @@ def plot_metric_vs_nfe(df: pd.DataFrame, metric: str, path: Path, *, title: str 
             if s["nfe"].isna().all():  # adaptive: its NFE is an outcome; a level, not a point far right
                 ax.axhline(float(pts.mean()), color=colors[sampler], ls="--", lw=1.1,
                            label=f"{sampler} (adaptive: dashed level)")
-            elif len(pts) > 1:
-                ax.plot(pts.index, pts.values, **style)
             else:
-                ax.plot(pts.index, pts.values, ls="none", **style)
+                ms, lw = style.pop("ms"), style.pop("lw")
+                sns.lineplot(x=list(pts.index), y=list(pts.values), ax=ax, legend=False, markersize=ms,
+                             linewidth=lw if len(pts) > 1 else 0, **style)
+        if metric == "w2" and "w2_floor" in g and g["w2_floor"].notna().any():
+            ax.axhline(float(g["w2_floor"].dropna().iloc[0]), color="black", ls=":", lw=1,
+                       label="w2_floor (held-out vs held-out)")
         cond = str(g["conditioning"].iloc[0]) if "conditioning" in g and g["conditioning"].notna().any() \
             else "unconditional"
         pub = published_points(published, model, data, metric, model_map, cond)
@@ -183,7 +202,7 @@ def pareto_front(times: list[float], values: list[float]) -> list[int]:
     return front
 
 
-def plot_pareto(df: pd.DataFrame, metric: str, path: Path, *, title: str = "") -> Path | None:
+def pareto(df: pd.DataFrame, metric: str, path: Path, *, title: str = "") -> Path | None:
     """Per (model, data): metric vs wall_clock_s for every (sampler, NFE) cell (mean over seeds),
     the Pareto front (no other cell is both faster and better) drawn as a step line with the front
     cells labelled sampler@NFE."""
@@ -194,6 +213,8 @@ def plot_pareto(df: pd.DataFrame, metric: str, path: Path, *, title: str = "") -
     ok = df[(df["status"] == "ok") & df[metric].notna() & df["wall_clock_s"].notna()]
     if ok.empty:
         return None
+    import seaborn as sns
+
     plt = _plt()
     panels = _panels(ok)
     colors = _colors(list(dict.fromkeys(ok["sampler"])))
@@ -203,7 +224,8 @@ def plot_pareto(df: pd.DataFrame, metric: str, path: Path, *, title: str = "") -
             t=("wall_clock_s", "mean"), v=(metric, "mean")).reset_index()
         markers = _markers(list(colors))
         for sampler, s in cells.groupby("sampler", sort=False):
-            ax.scatter(s["t"], s["v"], s=18, color=colors[sampler], marker=markers[sampler], label=sampler, alpha=0.85)
+            sns.scatterplot(x=list(s["t"]), y=list(s["v"]), ax=ax, s=18, color=colors[sampler], marker=markers[sampler],
+                            label=sampler, alpha=0.85, legend=False)
         front = pareto_front(list(cells["t"]), list(cells["v"]))
         ft, fv = cells["t"].iloc[front], cells["v"].iloc[front]
         ax.step(ft, fv, where="post", color="black", lw=1.2, alpha=0.8, label="Pareto front")
@@ -225,4 +247,4 @@ def plot_pareto(df: pd.DataFrame, metric: str, path: Path, *, title: str = "") -
     return path
 
 
-__all__ = ["pareto_front", "plot_metric_vs_nfe", "plot_pareto", "published_points"]
+__all__ = ["metric_vs_nfe", "pareto", "pareto_front", "pareto_metrics", "published_points", "vs_nfe_metrics"]

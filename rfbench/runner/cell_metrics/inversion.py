@@ -14,19 +14,10 @@ with a note.
 
 from __future__ import annotations
 
-from ..metrics import METRICS, MetricInfo, ref_rmse
-from ..samplers import sample
-from ..samplers.rf_solver import INVERTIBLE, invert
-from .hooks import add_note, register_cell_metric
-
-for _m in (
-    MetricInfo("inversion_rmse", "inversion error: the cell's samples inverted to noise by the same sampler, NFE "
-                                 "and reversed grid; per-sample RMSE to the starting noise, averaged"),
-    MetricInfo("reconstruction_rmse", "editing round trip: samples regenerated from the inverted noise vs the "
-                                      "samples; per-sample RMSE, averaged"),
-):
-    METRICS.register(_m.name, _m)
-
+from ...metrics import ref_rmse
+from ...samplers import sample
+from ...samplers.rf_solver import INVERTIBLE, invert
+from ..hooks import add_note, register_cell_metric
 
 @register_cell_metric("inversion_rmse")
 def inversion_metric(ctx, cell, result, row) -> None:

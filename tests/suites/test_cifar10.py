@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rfbench.cli import main
-from rfbench.runner import run_suite
+from rfbench import run_suite
 
 
 def test_full_suite_skips_with_one_line_naming_what_is_missing(capsys, tmp_path, monkeypatch):
@@ -36,8 +36,8 @@ def test_bad_options_are_one_line_errors(argv, message, capsys, tmp_path):
 
 
 def test_pytest_file_is_one_skipped_test_without_inputs(pytester):
-    pytester.makepyfile(cifar10_suite=Path(__file__).resolve().parents[1].joinpath("suites", "cifar10.py").read_text())
-    res = pytester.runpytest_subprocess("cifar10_suite.py", "-q", "-rs")
+    pytester.makepyfile(cifar10_suite=Path(__file__).resolve().parents[2].joinpath("suites", "test_suite.py").read_text())
+    res = pytester.runpytest_subprocess("cifar10_suite.py", "--rfbench-suite", "cifar10", "-q", "-rs")
     res.assert_outcomes(skipped=1)
     assert "missing" in res.stdout.str()
 
