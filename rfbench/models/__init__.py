@@ -28,7 +28,7 @@ from .rectified_flow import NetworkFlow, RF2DConfig, load_rf_2d
 from .schedules import FLOW, FlowSchedule, Schedule, VPLinearSchedule
 from .trained import FAMILIES, make_recipe, trained_factory, trained_identity
 from .wrappers import from_velocity
-from .external import register_checkpoint, register_checkpoints_file  # noqa: E402  (needs the registry)
+from .formats import load_checkpoint, register_checkpoint, register_checkpoints_file  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ for _D in (8.0, 128.0, math.inf):
 
 
 def _diffusers_factory(path: str, sha256: str | None = None):
-    from .diffusers_adapter import load_diffusers_unet
+    from .formats.diffusers import load_diffusers_unet
 
     return load_diffusers_unet(path, expect_sha256=sha256)
 
@@ -161,5 +161,5 @@ for _fam in FAMILIES.values():
 __all__ = [
     "MODELS", "AnalyticGMM", "AnalyticPFGMPP", "FLOW", "FlowModel", "FlowSchedule", "GaussianPrior",
     "ModelEntry", "NFECounter", "NetworkFlow", "PFGMPPPrior", "Prior", "Schedule", "VPLinearSchedule",
-    "from_velocity", "get_model", "make_recipe", "model_identity", "register_checkpoint", "register_checkpoints_file", "register_model",
+    "from_velocity", "get_model", "load_checkpoint", "make_recipe", "model_identity", "register_checkpoint", "register_checkpoints_file", "register_model",
 ]
