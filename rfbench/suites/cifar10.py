@@ -17,7 +17,8 @@ train statistics (all 50,000 training images, torch-fidelity's Inception, cached
 precision/recall (10,000 vs 10,000, k = 3). Options (``--set key=value``): those of
 :mod:`rfbench.metrics.image_hooks` plus ``checkpoints``, ``cifar10_root`` (else
 $RFBENCH_CIFAR10_ROOT; the python version: ``ROOT/cifar-10-batches-py/data_batch_1..5``) and
-``allow_missing`` (run without FID or its data instead of skipping). ``--smoke`` sets
+``allow_missing`` (run without FID or its data instead of skipping), ``allow_cpu`` (run on the
+given device even without a GPU: small models and sample counts only). ``--smoke`` sets
 ``standin_model`` (a tiny random NCSN++ saved in RectifiedFlow's released ``checkpoint_N.pth`` layout
 and read back through the released-format loader, or with ``standin_format=diffusers`` a tiny random
 U-Net saved as a diffusers folder; stand-in reference images, no GPU needed) and ``standin`` (random Inception and AlexNet weights: fd_unverified and
@@ -191,7 +192,7 @@ def _prepare(suite: Suite, device: str) -> Suite:
             raise InvalidInputError(f"option standin_format={o['standin_format']!r}: expected score-sde or diffusers")
         return dataclasses.replace(suite, models=specs)
     missing, fatal = [], False
-    if torch.device(device).type != "cuda" or not torch.cuda.is_available():
+    if (torch.device(device).type != "cuda" or not torch.cuda.is_available()) and not o["allow_cpu"]:
         missing.append("a GPU (" + ("CUDA is not available" if not torch.cuda.is_available() else f"--device {device}")
                        + "; `rfbench run cifar10 --smoke` runs the path on CPU)")
         fatal = True
@@ -202,7 +203,10 @@ def _prepare(suite: Suite, device: str) -> Suite:
         fatal = True
     if "fid" in suite.metrics:
         ref = str(o["fid_ref"])
-        for check in (lambda: _check_reference(ref, o), lambda: resolve_inception_weights(o["fid_weights"] or None)):
+        checks = [lambda: _check_reference(ref, o)]
+        if not o["standin"]:  # stand-in (random) Inception weights need no file
+            checks.append(lambda: resolve_inception_weights(o["fid_weights"] or None))
+        for check in checks:
             try:
                 check()
             except MissingResourceError as exc:
@@ -226,7 +230,7 @@ CIFAR10 = register_suite(Suite(
     artifacts=("sample_grid",),
     default_device="cuda",
     options={**image_hooks.DEFAULTS, "fid_ref": "cifar10-train", "checkpoints": "", "cifar10_root": "",
-             "allow_missing": False, "standin_model": False, "standin_format": "score-sde", "standin_ref_size": 64,
+             "allow_missing": False, "allow_cpu": False, "standin_model": False, "standin_format": "score-sde", "standin_ref_size": 64,
              "image_size": 32},
     prepare=_prepare,
     smoke={"samplers": ["euler", "ddim"], "nfe": [2], "n_samples": 8, "default_device": "cpu",
