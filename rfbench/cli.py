@@ -489,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with warnings.catch_warnings(), allow_unsafe_load(getattr(args, "allow_unsafe_load", False)):
             warnings.showwarning = _show_warning
-            if args.command != "reproduce":  # reproduce registers its one checkpoint under the recipe's name
+            if args.command not in ("reproduce", "inspect"):  # these read their one file themselves
                 _precheck_checkpoints(args)
                 _register_checkpoints(args)
             return args.func(args)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import CheckpointError, InvalidInputError, UnknownNameError
+from ..errors import CheckpointError, InvalidInputError
 
 # kinds of model a recipe accepts: the wrapper class rfbench's loader builds
 KINDS = {"rf": "RectifiedFlowVelocity", "vp-eps": "ScoreSDEVP", "denoiser": "DenoiserFlow",
@@ -196,7 +196,7 @@ def get_recipe(row_id: str) -> Recipe:
         import difflib
 
         close = difflib.get_close_matches(row_id, list(RECIPES), n=1)
-        raise UnknownNameError(f"no reproduction recipe for published row {row_id!r}"
+        raise InvalidInputError(f"no reproduction recipe for published row {row_id!r}"
                                + (f" (did you mean {close[0]!r}?)" if close else "")
                                + "; `rfbench reproduce --list` lists them")
     return RECIPES[row_id]
@@ -268,6 +268,12 @@ def reproduce(row_id: str, checkpoint: str | Path, *, out: str | Path | None = N
     path = Path(checkpoint).expanduser()
     if not path.exists():
         raise InvalidInputError(f"checkpoint {path} does not exist")
+    from ..models.formats import detect_format
+
+    fmt = detect_format(path)
+    if fmt not in recipe.formats:
+        raise CheckpointError(f"checkpoint {path} is in {fmt} format; row {row_id} measured a "
+                              f"{' or '.join(recipe.formats)} checkpoint ({recipe.checkpoint or recipe.preset})")
     given = dict(checkpoint_options or {})
     opts: dict[str, Any] = dict(recipe.model_options)
     if recipe.preset is not None and "edm-pickle" not in recipe.formats and "config" not in given:

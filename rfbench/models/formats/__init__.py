@@ -113,7 +113,11 @@ def read_any(path: str | Path) -> tuple[str, Any]:
 
     path = Path(path).expanduser()
     if path.is_dir():
-        locate(path)  # a CheckpointError naming the files a diffusers folder needs
+        try:
+            locate(path)
+        except CheckpointError as exc:
+            raise CheckpointError(f"checkpoint {path} is a folder but not a diffusers checkpoint: "
+                                  f"{str(exc).split(': ', 1)[-1]}") from None
         return "diffusers", None
     if not path.is_file():
         raise CheckpointError(f"checkpoint file {path} does not exist")
