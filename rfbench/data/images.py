@@ -215,8 +215,10 @@ def load_cifar10(path: str | Path, split: str = "train", *, uint8: bool = False,
         with open(folder / n, "rb") as fh:
             try:
                 batch = _NumpyOnlyUnpickler(fh, encoding="bytes").load()
-                data = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-                lab = np.asarray(batch[b"labels"], dtype=np.int64)
+                # the release was pickled by Python 2: its str keys read as bytes; a re-pickled copy has str keys
+                get = lambda k: batch[k.encode()] if k.encode() in batch else batch[k]  # noqa: E731
+                data = np.asarray(get("data"), dtype=np.uint8).reshape(-1, 3, 32, 32)
+                lab = np.asarray(get("labels"), dtype=np.int64)
             except Exception as exc:  # noqa: BLE001
                 raise InvalidInputError(f"CIFAR-10 file {folder / n} is not a CIFAR-10 python batch "
                                         f"({type(exc).__name__}: {exc})") from None
