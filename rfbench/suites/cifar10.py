@@ -21,7 +21,8 @@ $RFBENCH_CIFAR10_ROOT; the python version: ``ROOT/cifar-10-batches-py/data_batch
 given device even without a GPU: small models and sample counts only). ``--smoke`` sets
 ``standin_model`` (a tiny random NCSN++ saved in RectifiedFlow's released ``checkpoint_N.pth`` layout
 and read back through the released-format loader, or with ``standin_format=diffusers`` a tiny random
-U-Net saved as a diffusers folder; stand-in reference images, no GPU needed) and ``standin`` (random Inception and AlexNet weights: fd_unverified and
+U-Net saved as a diffusers folder; with ``--checkpoint`` your models instead; stand-in reference
+images, no GPU needed) and ``standin`` (random Inception and AlexNet weights: fd_unverified and
 lpips_unverified, never fid / lpips); with it, ``--set fid_weights/lpips_weights/fid_ref`` are refused
 (they would be replaced by the stand-ins).
 
@@ -178,7 +179,7 @@ def _check_standin(o: dict) -> None:
 def _prepare(suite: Suite, device: str) -> Suite:
     o = suite.options
     _check_standin(o)
-    if o["standin_model"]:
+    if o["standin_model"] and not o["checkpoints"]:  # --smoke without --checkpoint: a stand-in model
         if o["standin_format"] == "diffusers":
             specs = register_checkpoints(f"{STANDIN_UNET}={standin_unet_dir()}")
         elif o["standin_format"] == "score-sde":
@@ -192,6 +193,8 @@ def _prepare(suite: Suite, device: str) -> Suite:
             raise InvalidInputError(f"option standin_format={o['standin_format']!r}: expected score-sde or diffusers")
         return dataclasses.replace(suite, models=specs)
     missing, fatal = [], False
+    if o["standin_model"]:  # --smoke with --checkpoint: the user's models through the stand-in path
+        return dataclasses.replace(suite, models=register_checkpoints(o["checkpoints"]))
     if (torch.device(device).type != "cuda" or not torch.cuda.is_available()) and not o["allow_cpu"]:
         missing.append("a GPU (" + ("CUDA is not available" if not torch.cuda.is_available() else f"--device {device}")
                        + "; `rfbench run cifar10 --smoke` runs the path on CPU)")
