@@ -1,16 +1,22 @@
 """The ``rfbench`` command line.
 
-    rfbench list [models|samplers|suites|metrics|grids|datasets] [--checkpoints FILE] [--allow-unsafe-load]
+    rfbench list [models|samplers|suites|metrics|grids|datasets] [CHECKPOINT OPTIONS]
     rfbench run SUITE [--quick|--smoke] [--device cpu|cuda] [--out DIR] [--nfe 2,4,8] [--models ...] [--samplers ...]
-                      [--set KEY=VALUE ...] [--checkpoint NAME=PATH ...] [--checkpoints FILE] [--allow-unsafe-load]
-    rfbench train MODEL [--data DATA] [--data-path PATH] [--steps N] [--seed S] [--device cpu|cuda]
-                        [--checkpoints FILE] [--allow-unsafe-load]
+                      [--set KEY=VALUE ...] [CHECKPOINT OPTIONS]
+    rfbench train MODEL [--data DATA] [--data-path PATH] [--steps N] [--seed S] [--device cpu|cuda] [CHECKPOINT OPTIONS]
+    rfbench inspect PATH [--checkpoint-config PRESET|JSON]
+    rfbench reproduce ROW_ID --checkpoint PATH [--checkpoint-config ...] [--out DIR] [--n-samples N] [--smoke]
+    rfbench reproduce --list
     rfbench compare RESULTS [--published CSV] [--out DIR] [--map NAME=FAMILY/VARIANT] [--all-published]
     rfbench report DIR [--published CSV] [--out DIR] [--map NAME=FAMILY/VARIANT]
 
-``--checkpoints FILE`` (run, list, train) or $RFBENCH_CHECKPOINTS registers users' checkpoints listed in
-a JSON file (see rfbench.models.external); ``--checkpoint NAME=PATH`` hands one checkpoint to a suite
-that loads checkpoints (cifar10).
+CHECKPOINT OPTIONS (run, list, train): ``--checkpoint NAME=PATH`` (repeatable) registers a checkpoint
+under NAME through rfbench.models.formats.register_checkpoint, its format detected from the file (the
+released RectifiedFlow / score_sde / EDM / PFGM++ / 2-RF++ files, diffusers folders, rfbench files);
+``--checkpoint-config [NAME=]PRESET|JSON`` names a weights-only file's configuration (a preset, or a JSON
+object / @file of register_checkpoint's options); ``--checkpoints FILE`` or $RFBENCH_CHECKPOINTS registers
+the checkpoints listed in a JSON file. Suites that load checkpoints (cifar10) benchmark every
+``--checkpoint``; other suites take them by ``--models NAME``.
 
 Checkpoints are read with weights-only deserialisation; ``--allow-unsafe-load`` accepts files that need
 full unpickling (only for files you trust; a warning is printed once per file).
@@ -132,16 +138,8 @@ def cmd_run(args) -> int:
 
     suite = get_suite(args.suite)  # fail fast on an unknown name
     options = _key_values(args.set, "--set")
-    if args.checkpoint:
-        if "checkpoints" not in suite.options:
-            from .suites import SUITES
-
-            loaders = [n for n in SUITES if "checkpoints" in SUITES.get(n).options]
-            raise InvalidInputError(f"--checkpoint: suite {args.suite!r} does not load checkpoints (suites that do: "
-                                    f"{', '.join(loaders) or 'none'}); register yours with --checkpoints FILE and "
-                                    "select it with --models NAME")
-        _key_values(args.checkpoint, "--checkpoint", "NAME=PATH")  # validates the form
-        options["checkpoints"] = ",".join(args.checkpoint)
+    if args.checkpoint and "checkpoints" in suite.options:  # registered by main(); the suite takes the names
+        options["checkpoints"] = ",".join(n for n, _ in _checkpoint_items(args))
     if args.device is not None:
         from .runner.sweep import parse_device
 
@@ -162,14 +160,130 @@ def cmd_run(args) -> int:
     return 0
 
 
-def _register_checkpoints(args) -> None:
+# -- checkpoints (one entry point: rfbench.models.formats.register_checkpoint) ---------------------------
+def _checkpoint_configs(args) -> dict[str | None, dict]:
+    """``--checkpoint-config [NAME=]VALUE`` -> {name or None: register_checkpoint options}; VALUE is a preset
+    name, a JSON object, or @FILE holding one."""
+    import json
+    from pathlib import Path
+
+    from .models.formats import PRESETS
+
+    out: dict[str | None, dict] = {}
+    for text in getattr(args, "checkpoint_config", None) or []:
+        name, value = None, text.strip()
+        if not (value.startswith("{") or value.startswith("@") or value in PRESETS):
+            head, sep, tail = value.partition("=")
+            if sep and head.strip():
+                name, value = head.strip(), tail.strip()
+        if value in PRESETS:
+            opts = {"preset": value}
+        else:
+            raw = value
+            if value.startswith("@"):
+                file = Path(value[1:]).expanduser()
+                if not file.is_file():
+                    raise InvalidInputError(f"--checkpoint-config {text}: {file} does not exist")
+                raw = file.read_text()
+            try:
+                opts = json.loads(raw)
+            except json.JSONDecodeError:
+                opts = None
+            if not isinstance(opts, dict):
+                raise InvalidInputError(f"--checkpoint-config expects [NAME=]PRESET, a JSON object or @FILE.json, got "
+                                        f"{text!r} (presets: {', '.join(PRESETS)})")
+            bad = sorted(set(opts) & {"name", "path"})
+            if bad:
+                raise InvalidInputError(f"--checkpoint-config {text!r}: {bad[0]!r} is given by --checkpoint NAME=PATH")
+        out[name] = {**out.get(name, {}), **opts}
+    return out
+
+
+def _checkpoint_items(args) -> list[tuple[str, object]]:
+    from .models.formats import parse_checkpoint_args
+
+    return parse_checkpoint_args(getattr(args, "checkpoint", None))
+
+
+def _register_checkpoints(args) -> list[str]:
+    """Register ``--checkpoints FILE`` / $RFBENCH_CHECKPOINTS and every ``--checkpoint NAME=PATH``;
+    returns the names of the latter."""
     import os
 
-    from .models import register_checkpoints_file
+    from .models.formats import register_checkpoint, register_checkpoints_file
+    from .registry import check_name
 
+    unsafe = getattr(args, "allow_unsafe_load", False)
     for path in [os.environ.get("RFBENCH_CHECKPOINTS"), getattr(args, "checkpoints", None)]:
         if path:
-            register_checkpoints_file(path, replace=True, allow_unsafe=getattr(args, "allow_unsafe_load", False))
+            register_checkpoints_file(path, replace=True, allow_unsafe=unsafe)
+    items = _checkpoint_items(args)
+    configs = _checkpoint_configs(args)
+    names = [n for n, _ in items]
+    unknown = sorted(k for k in configs if k is not None and k not in names)
+    if unknown:
+        raise InvalidInputError(f"--checkpoint-config names {unknown[0]!r}, which no --checkpoint NAME=PATH gives")
+    if None in configs and len(items) != 1:
+        raise InvalidInputError("--checkpoint-config without NAME= needs exactly one --checkpoint; write NAME=VALUE")
+    for name, path in items:
+        check_name(name, "model")
+        if not path.exists():
+            raise InvalidInputError(f"checkpoint {name}: {path} does not exist")
+        opts = {**configs.get(None, {}), **configs.get(name, {})}
+        register_checkpoint(name, path, replace=True, allow_unsafe=unsafe, **opts)
+    return names
+
+
+def _precheck_checkpoints(args) -> None:
+    """Before anything is loaded: ``run`` on a suite that neither loads checkpoints nor selects them."""
+    if getattr(args, "command", None) != "run" or not getattr(args, "checkpoint", None):
+        return
+    from .suites import SUITES, get_suite
+
+    suite = get_suite(args.suite)
+    if "checkpoints" in suite.options:
+        return
+    names = [n for n, _ in _checkpoint_items(args)]
+    chosen = {m.partition("@")[0] for m in args.models or []}
+    if not set(names) <= chosen:
+        loaders = [n for n in SUITES if "checkpoints" in SUITES.get(n).options]
+        raise InvalidInputError(f"--checkpoint: suite {args.suite!r} does not load checkpoints (suites that do: "
+                                f"{', '.join(loaders) or 'none'}); select yours with --models NAME")
+
+
+def cmd_inspect(args) -> int:
+    from .models.formats import inspect_checkpoint
+
+    configs = _checkpoint_configs(args)
+    if any(k is not None for k in configs):
+        raise InvalidInputError("inspect: --checkpoint-config takes PRESET, a JSON object or @FILE (no NAME=)")
+    print(inspect_checkpoint(args.path, **configs.get(None, {})).summary())
+    return 0
+
+
+def cmd_reproduce(args) -> int:
+    from .suites.recipes import RECIPES, list_recipes, reproduce
+
+    if args.list:
+        print(list_recipes())
+        return 0
+    if not args.row_id:
+        raise InvalidInputError(f"reproduce: give a published row id (rfbench reproduce --list; {len(RECIPES)} recipes)")
+    if not args.checkpoint or len(args.checkpoint) != 1:
+        raise InvalidInputError("reproduce: give the released checkpoint once, --checkpoint PATH")
+    configs = _checkpoint_configs(args)
+    if any(k is not None for k in configs):
+        raise InvalidInputError("reproduce: --checkpoint-config takes PRESET, a JSON object or @FILE (no NAME=)")
+    out = _out_folder(args.out) if args.out else None
+    try:
+        res = reproduce(args.row_id, args.checkpoint[0], out=out, n_samples=args.n_samples, device=args.device,
+                        progress=not args.no_progress, options=_key_values(args.set, "--set") or None,
+                        checkpoint_options=configs.get(None, {}), allow_unsafe=args.allow_unsafe_load, smoke=args.smoke)
+    except SuiteSkipped as exc:
+        print(f"{args.row_id}: skipped: {exc}")
+        return 0
+    print(res["summary"])
+    return 0
 
 
 def cmd_train(args) -> int:
@@ -241,23 +355,61 @@ def cmd_report(args) -> int:
     return 0
 
 
+UNSAFE_HELP = ("read checkpoints that need full unpickling (pickled objects): can run arbitrary code, only for files "
+               "you trust; default: weights only, such files are refused (never needed for the released formats)")
+
+
+def _checkpoint_args(*, single: bool = False) -> argparse.ArgumentParser:
+    """Parent parser: the checkpoint options shared by list, run, train (and reproduce, ``single``)."""
+    p = argparse.ArgumentParser(add_help=False)
+    if single:
+        p.add_argument("--checkpoint", action="append", metavar="PATH",
+                       help="the released checkpoint file (format detected: rfbench inspect PATH shows it)")
+    else:
+        p.add_argument("--checkpoint", action="append", metavar="NAME=PATH",
+                       help="register a checkpoint file or diffusers folder under NAME, format detected from the file "
+                            "(repeatable; suites that load checkpoints benchmark it, others take --models NAME)")
+        p.add_argument("--checkpoints", default=None,
+                       help="JSON list of your checkpoints to register (rfbench.models.formats.register_checkpoints_file)")
+    p.add_argument("--checkpoint-config", action="append", metavar="[NAME=]PRESET|JSON",
+                   help="configuration of a weights-only checkpoint (RectifiedFlow/score_sde .pth, rfpp): a preset "
+                        "(e.g. rf-cifar10-ddpmpp), or a JSON object / @FILE of register_checkpoint options "
+                        "(config, sde, weights, ...)")
+    p.add_argument("--allow-unsafe-load", action="store_true", help=UNSAFE_HELP)
+    return p
+
+
+def _run_args() -> argparse.ArgumentParser:
+    """Parent parser: options of commands that compute (run, train, reproduce)."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: the suite's, cpu for most)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p
+
+
+def _published_args() -> argparse.ArgumentParser:
+    """Parent parser: options of commands that read the published table (compare, report)."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--published", default=None, help="published table (default results/published.csv)")
+    p.add_argument("--out", default=None, help="output folder (default: next to the results)")
+    p.add_argument("--map", action="append", metavar="NAME=FAMILY/VARIANT",
+                   help="map a model name to a published (family, variant), e.g. my-rf=rectified-flow/1-rf")
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="rfbench", description="Benchmark flow-based generative samplers.")
     sub = p.add_subparsers(dest="command", required=True)
+    ckpt, runp, pub = _checkpoint_args(), _run_args(), _published_args()
 
-    ls = sub.add_parser("list", help="list models, samplers, suites, metrics, grids, datasets")
+    ls = sub.add_parser("list", parents=[ckpt], help="list models, samplers, suites, metrics, grids, datasets")
     ls.add_argument("what", nargs="?", choices=["models", "samplers", "suites", "metrics", "grids", "datasets"])
-    ls.add_argument("--checkpoints", default=None, help="JSON list of your checkpoints to register (rfbench.models.external)")
-    ls.add_argument("--allow-unsafe-load", action="store_true",
-                    help="read checkpoints that need full unpickling (pickled objects): can run arbitrary code, "
-                         "only for files you trust; default: weights only, such files are refused")
     ls.set_defaults(func=cmd_list)
 
-    run = sub.add_parser("run", help="run a benchmark suite (writes results.csv, results.md, plots)")
+    run = sub.add_parser("run", parents=[runp, ckpt], help="run a benchmark suite (writes results.csv, results.md, plots)")
     run.add_argument("suite", help="suite name (rfbench list suites)")
     run.add_argument("--quick", action="store_true", help="the suite's quick configuration")
     run.add_argument("--smoke", action="store_true", help="the suite's smoke configuration (whole path, tiny)")
-    run.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: the suite's, cpu for most)")
     run.add_argument("--out", default=None, help="output folder (default rfbench-out/SUITE)")
     run.add_argument("--nfe", type=_csv(int, "integer"), default=None, help="NFE list, e.g. 2,4,8")
     run.add_argument("--models", type=_csv(str, "model name"), default=None, help="models (name or name@data)")
@@ -265,47 +417,51 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seeds", type=_csv(int, "integer"), default=None, help="noise seeds, e.g. 0,1,2")
     run.add_argument("--n-samples", type=int, default=None, help="samples per cell")
     run.add_argument("--force", action="store_true", help="recompute cells that already have fresh records")
-    run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
                      help="a suite option, e.g. fid_n=10000 (repeatable; the suite's options are in its docs)")
-    run.add_argument("--checkpoint", action="append", metavar="NAME=PATH",
-                     help="a model checkpoint to benchmark under NAME (repeatable; suites that load checkpoints)")
-    run.add_argument("--checkpoints", default=None, help="JSON list of your checkpoints to register (rfbench.models.external)")
-    run.add_argument("--allow-unsafe-load", action="store_true",
-                    help="read checkpoints that need full unpickling (pickled objects): can run arbitrary code, "
-                         "only for files you trust; default: weights only, such files are refused")
     run.set_defaults(func=cmd_run)
 
-    tr = sub.add_parser("train", help="train (or load from cache) a model rfbench trains itself")
+    tr = sub.add_parser("train", parents=[runp, ckpt], help="train (or load from cache) a model rfbench trains itself")
     tr.add_argument("model", help="model name (rfbench list models)")
     tr.add_argument("--data", default=None, help="dataset (rfbench list datasets)")
     tr.add_argument("--steps", type=int, default=None, help="training steps")
     tr.add_argument("--seed", type=int, default=None, help="training seed")
-    tr.add_argument("--device", default=None, help="cpu or cuda")
     tr.add_argument("--data-path", default=None,
                     help="train on your own images (a folder, an .npz file or a CIFAR-10 folder), registered as --data NAME")
-    tr.add_argument("--no-progress", action="store_true")
-    tr.add_argument("--checkpoints", default=None, help="JSON list of your checkpoints to register (rfbench.models.external)")
-    tr.add_argument("--allow-unsafe-load", action="store_true",
-                    help="read checkpoints that need full unpickling (pickled objects): can run arbitrary code, "
-                         "only for files you trust; default: weights only, such files are refused")
     tr.set_defaults(func=cmd_train)
 
-    cmp_ = sub.add_parser("compare", help="place measured results next to published numbers, flag protocol mismatches")
+    ins = sub.add_parser("inspect", help="what a checkpoint file holds: format, network, parameters, EMA or live "
+                                         "weights, preconditioning, conditioning, its time in rfbench time")
+    ins.add_argument("path", help="checkpoint file or diffusers folder")
+    ins.add_argument("--checkpoint-config", action="append", metavar="PRESET|JSON",
+                     help="configuration of a weights-only file (a preset, or a JSON object / @FILE of load options)")
+    ins.set_defaults(func=cmd_inspect)
+
+    rep_ = sub.add_parser("reproduce", parents=[runp, _checkpoint_args(single=True)],
+                          help="run a published CIFAR-10 row's protocol on its released checkpoint (rfbench compare "
+                               "joins the rows to that published row)")
+    rep_.add_argument("row_id", nargs="?", help="published row id (rfbench reproduce --list)")
+    rep_.add_argument("--list", action="store_true", help="list the recipes and their protocols")
+    rep_.add_argument("--out", default=None, help="output folder (default rfbench-out/reproduce/ROW_ID)")
+    rep_.add_argument("--n-samples", type=int, default=None,
+                      help="FID samples (default: the published count; fewer are flagged by compare)")
+    rep_.add_argument("--set", action="append", metavar="KEY=VALUE",
+                      help="a cifar10 suite option (cifar10_root=DIR, fid_weights=FILE, ...)")
+    rep_.add_argument("--smoke", action="store_true",
+                      help="the whole path on CPU with stand-in Inception weights and reference images (tiny models; "
+                           "reports fd_unverified, never fid)")
+    rep_.set_defaults(func=cmd_reproduce)
+
+    cmp_ = sub.add_parser("compare", parents=[pub],
+                          help="place measured results next to published numbers, flag protocol mismatches")
     cmp_.add_argument("results", help="results.csv of a suite run (or its folder)")
-    cmp_.add_argument("--published", default=None, help="published table (default results/published.csv)")
-    cmp_.add_argument("--out", default=None, help="folder for comparison.csv/.md (default: next to RESULTS)")
-    cmp_.add_argument("--map", action="append", metavar="NAME=FAMILY/VARIANT",
-                      help="map a model name to a published (family, variant), e.g. my-rf=rectified-flow/1-rf")
     cmp_.add_argument("--all-published", action="store_true",
                       help="list every unmatched published row, not only those of the measured models")
     cmp_.set_defaults(func=cmd_compare)
 
-    rep = sub.add_parser("report", help="Markdown + HTML report of a suite's output (tables, plots, comparison)")
+    rep = sub.add_parser("report", parents=[pub], help="Markdown + HTML report of a suite's output (tables, plots, "
+                                                       "comparison)")
     rep.add_argument("dir", help="output folder of a suite run (holds results.csv)")
-    rep.add_argument("--published", default=None, help="published table (default results/published.csv)")
-    rep.add_argument("--out", default=None, help="folder for report.md/.html (default DIR)")
-    rep.add_argument("--map", action="append", metavar="NAME=FAMILY/VARIANT", help="as for compare")
     rep.set_defaults(func=cmd_report)
     return p
 
@@ -326,14 +482,16 @@ def _on_sigterm(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .models.checkpoints import allow_unsafe_load
+    from .models.formats.rfbench import allow_unsafe_load
 
     in_main = threading.current_thread() is threading.main_thread()
     before = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
     try:
         with warnings.catch_warnings(), allow_unsafe_load(getattr(args, "allow_unsafe_load", False)):
             warnings.showwarning = _show_warning
-            _register_checkpoints(args)
+            if args.command not in ("reproduce", "inspect"):  # these read their one file themselves
+                _precheck_checkpoints(args)
+                _register_checkpoints(args)
             return args.func(args)
     except ResourceError as exc:
         print(f"rfbench: error: {exc}", file=sys.stderr)

@@ -179,7 +179,7 @@ def test_mismatched_checkpoints_name_the_file_and_the_mismatch(tmp_path, unregis
     with pytest.raises(CheckpointError, match=rf"{cache_file}.*holds a 'flow' model, but family='edm'"):
         register_checkpoint("test-ext-bad", cache_file, family="edm")
     # a checkpoint of another model where a recipe expects its own
-    from rfbench.models.checkpoints import read_checkpoint, validate_checkpoint
+    from rfbench.models.formats.rfbench import read_checkpoint, validate_checkpoint
 
     with pytest.raises(CheckpointError, match=rf"{cache_file}.*holds model '1-rf', expected '2-rf'"):
         validate_checkpoint(read_checkpoint(cache_file), cache_file, expect_model="2-rf")

@@ -10,6 +10,7 @@ Models train on "train"; held-out metrics (Fréchet distance, classifier accurac
 from __future__ import annotations
 
 import functools
+import hashlib
 import pickle
 from pathlib import Path
 
@@ -48,6 +49,12 @@ def digits(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 CIFAR10_TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 CIFAR10_TEST_FILES = ("test_batch",)
+# md5 of the official python release's batches (cifar-10-python.tar.gz, as published with the data set)
+CIFAR10_MD5 = {
+    "data_batch_1": "c99cafc152244af753f735de768cd75f", "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751", "data_batch_4": "634d18415352ddfa80567beed471001a",
+    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb", "test_batch": "40351d587109b95175f43aff81a1287e",
+}
 
 
 def _to_unit_range(images: np.ndarray, source: str) -> torch.Tensor:
@@ -158,12 +165,8 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def load_cifar10(path: str | Path, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
-    """CIFAR-10 from its standard python-pickle release (the folder ``cifar-10-batches-py``).
-
-    Returns (images (n, 3, 32, 32) float32 in [-1, 1], labels (n,) int64); "train" is data_batch_1..5
-    (50,000 images), "test" is test_batch (10,000). Nothing is downloaded.
-    """
+def cifar10_folder(path: str | Path, split: str = "train") -> Path:
+    """The ``cifar-10-batches-py`` folder at or under ``path``; one-line error naming the missing files."""
     if split not in ("train", "test"):
         raise InvalidInputError(f"CIFAR-10 split must be 'train' or 'test', got {split!r}")
     folder = Path(path).expanduser()
@@ -175,19 +178,55 @@ def load_cifar10(path: str | Path, split: str = "train") -> tuple[torch.Tensor, 
         raise InvalidInputError(
             f"CIFAR-10 folder {folder} lacks {', '.join(missing)}; expected the python-pickle release "
             f"(cifar-10-python.tar.gz, unpacked: cifar-10-batches-py/ with {', '.join(CIFAR10_TRAIN_FILES)}, test_batch)")
+    return folder
+
+
+def cifar10_identity(path: str | Path, split: str = "train") -> str:
+    """Checks every batch of ``split`` against the official md5 and returns the identity string FID
+    reference caches key on (``cifar-10-python train md5 c99cafc1,...``); InvalidInputError naming a
+    file that differs."""
+    folder = cifar10_folder(path, split)
+    names = CIFAR10_TRAIN_FILES if split == "train" else CIFAR10_TEST_FILES
+    for name in names:
+        with open(folder / name, "rb") as fh:
+            digest = hashlib.md5(fh.read()).hexdigest()  # the release publishes md5 sums
+        if digest != CIFAR10_MD5[name]:
+            raise InvalidInputError(f"CIFAR-10 file {folder / name} has md5 {digest}, expected {CIFAR10_MD5[name]} "
+                                    "(corrupt or not the official python version)")
+    return f"cifar-10-python {split} md5 " + ",".join(CIFAR10_MD5[n][:8] for n in names)
+
+
+def load_cifar10(path: str | Path, split: str = "train", *, uint8: bool = False,
+                 verify_md5: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """CIFAR-10 from its standard python-pickle release (the folder ``cifar-10-batches-py``), read
+    with an unpickler that accepts numpy arrays only (nothing in the files can run code).
+
+    Returns (images (n, 3, 32, 32), labels (n,) int64): float32 in [-1, 1], or the stored uint8
+    0..255 with ``uint8``. "train" is data_batch_1..5 (50,000 images), "test" is test_batch (10,000).
+    ``verify_md5``: check the files against the official release first (:func:`cifar10_identity`).
+    Nothing is downloaded.
+    """
+    folder = cifar10_folder(path, split)
+    if verify_md5:
+        cifar10_identity(folder, split)
+    names = CIFAR10_TRAIN_FILES if split == "train" else CIFAR10_TEST_FILES
     images, labels = [], []
     for n in names:
         with open(folder / n, "rb") as fh:
             try:
                 batch = _NumpyOnlyUnpickler(fh, encoding="bytes").load()
-                data = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-                lab = np.asarray(batch[b"labels"], dtype=np.int64)
+                # the release was pickled by Python 2: its str keys read as bytes; a re-pickled copy has str keys
+                get = lambda k: batch[k.encode()] if k.encode() in batch else batch[k]  # noqa: E731
+                data = np.asarray(get("data"), dtype=np.uint8).reshape(-1, 3, 32, 32)
+                lab = np.asarray(get("labels"), dtype=np.int64)
             except Exception as exc:  # noqa: BLE001
                 raise InvalidInputError(f"CIFAR-10 file {folder / n} is not a CIFAR-10 python batch "
                                         f"({type(exc).__name__}: {exc})") from None
         images.append(data)
         labels.append(lab)
-    return _to_unit_range(np.concatenate(images), f"CIFAR-10 {folder}"), torch.from_numpy(np.concatenate(labels))
+    stacked = np.ascontiguousarray(np.concatenate(images))
+    out = torch.from_numpy(stacked) if uint8 else _to_unit_range(stacked, f"CIFAR-10 {folder}")
+    return out, torch.from_numpy(np.concatenate(labels))
 
 
 def detect_kind(path: str | Path) -> str:

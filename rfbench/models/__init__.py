@@ -16,7 +16,7 @@ from __future__ import annotations
 from . import builtin  # noqa: F401  (registers the analytic models and diffusers-unet)
 from .analytic import AnalyticGMM, AnalyticPFGMPP
 from .base import FlowModel, NFECounter
-from .external import register_checkpoint, register_checkpoints_file
+from .formats import load_checkpoint, register_checkpoint, register_checkpoints_file
 from .families import EDMFlow, NetworkFlow
 from .priors import GaussianPrior, PFGMPPPrior, Prior
 from .registry import MODELS, ModelEntry, check_model_data, get_model, model_identity, register_model
@@ -27,6 +27,6 @@ from .wrappers import from_velocity
 __all__ = [
     "MODELS", "AnalyticGMM", "AnalyticPFGMPP", "EDMFlow", "FLOW", "FlowModel", "FlowSchedule", "GaussianPrior",
     "ModelEntry", "NFECounter", "NetworkFlow", "PFGMPPPrior", "Prior", "Schedule", "VPLinearSchedule",
-    "check_model_data", "from_velocity", "get_model", "model_identity", "register_checkpoint",
+    "check_model_data", "from_velocity", "get_model", "load_checkpoint", "model_identity", "register_checkpoint",
     "register_checkpoints_file", "register_model",
 ]

@@ -22,7 +22,7 @@ for _D in (8.0, 128.0, math.inf):
 
 
 def _diffusers_factory(path: str, sha256: str | None = None):
-    from .diffusers_adapter import load_diffusers_unet
+    from .formats.diffusers import load_diffusers_unet
 
     return load_diffusers_unet(path, expect_sha256=sha256)
 

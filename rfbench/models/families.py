@@ -148,7 +148,7 @@ def wrap_network(net: nn.Module, model_config: dict, *, name: str, meta: dict | 
 def model_from_checkpoint(ckpt: dict, path, *, name: str | None = None, meta: dict | None = None) -> FlowModel:
     """Build the network named in ``ckpt``, load its weights (every mismatch is reported with the file)
     and wrap it. Checkpoints without a ``model_config`` are 1-RF velocity MLPs (rfbench's first format)."""
-    from .checkpoints import load_state
+    from .formats.rfbench import load_state
     from .nets import build_network
 
     net = build_network(ckpt.get("net", "MLP"), ckpt["net_config"], source=f"checkpoint file {path}")

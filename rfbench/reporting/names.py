@@ -51,6 +51,8 @@ MODEL_KEYS: dict[str, tuple[str, str]] = {
 MODEL_PATTERNS: list[tuple[re.Pattern, str]] = [
     (re.compile(r"^pfgmpp-d(?P<d>\d+)$"), "pfgmpp/pfgmpp-d{d}"),
     (re.compile(r"^analytic-(?P<rest>.+)$"), "analytic/analytic-{rest}"),  # exact oracles: no paper reports them
+    # released checkpoints registered by `rfbench reproduce` (rfbench.suites.recipes): released.FAMILY.VARIANT
+    (re.compile(r"^released\.(?P<family>[a-z0-9-]+)\.(?P<variant>.+)$"), "{family}/{variant}"),
 ]
 
 # rfbench dataset name -> published dataset key (identity unless listed).

@@ -18,7 +18,7 @@ import torch
 from .. import cache
 from ..data import DATASETS, get_dataset
 from ..models.base import FlowModel
-from ..models.checkpoints import make_checkpoint, validate_checkpoint
+from ..models.formats.rfbench import make_checkpoint, validate_checkpoint
 from ..models.families import model_from_checkpoint
 from ..models.nets import build_network
 from ..models.registry import ModelEntry, register_model

@@ -29,7 +29,7 @@ from torch import nn
 from .. import cache
 from ..errors import NotApplicableError
 from ..models.base import FlowModel
-from ..models.checkpoints import load_state, make_checkpoint, validate_checkpoint
+from ..models.formats.rfbench import load_state, make_checkpoint, validate_checkpoint
 from .loop import train
 
 

@@ -160,7 +160,7 @@ CASES: list[Case] = [
 def _save_pickled(path: Path) -> None:
     """An rfbench-style checkpoint that also holds an argparse.Namespace (as old training scripts
     saved their arguments): loading it needs full unpickling."""
-    from rfbench.models.checkpoints import make_checkpoint
+    from rfbench.models.formats.rfbench import make_checkpoint
     from rfbench.models.nets import MLP
 
     torch.manual_seed(0)
@@ -197,7 +197,7 @@ def make_inputs(root: Path) -> dict[str, str]:
     p["pickle_pt"] = root / "pickled.pt"
     _save_pickled(p["pickle_pt"])
     # an rfbench checkpoint whose recorded network config does not fit its weights
-    from rfbench.models.checkpoints import make_checkpoint
+    from rfbench.models.formats.rfbench import make_checkpoint
 
     small = MLP(dim=2, hidden=16, depth=2)
     ckpt = make_checkpoint("mine", small, {**small.config, "hidden": 32})
@@ -423,7 +423,7 @@ def test_allow_unsafe_load_loads_with_one_warning(pickled, tmp_path):
 def test_allow_unsafe_in_python(pickled):
     from rfbench.errors import CheckpointError
     from rfbench.models import get_model, register_checkpoint
-    from rfbench.models.checkpoints import allow_unsafe_load, read_checkpoint
+    from rfbench.models.formats.rfbench import allow_unsafe_load, read_checkpoint
 
     path, _ = pickled
     with pytest.raises(CheckpointError, match=r"needs full unpickling \(it holds argparse.Namespace\)"):

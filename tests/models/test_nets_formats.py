@@ -310,7 +310,7 @@ def test_presets_cover_the_issue():
 
 
 def test_rfbench_checkpoints_and_diffusers_folders_go_to_their_readers(tmp_path):
-    from rfbench.models.checkpoints import make_checkpoint
+    from rfbench.models.formats.rfbench import make_checkpoint
     from rfbench.models.nets import MLP
 
     net = MLP(2, hidden=8, depth=1)

@@ -108,3 +108,17 @@ def test_published_weights_are_reported_under_the_standard_names(smoke, tmp_path
     assert row["lpips"] == pytest.approx(euler["lpips_unverified"], rel=1e-9)
     assert pd.notna(row["precision"]) and pd.notna(row["recall"])
     assert "fd_unverified" not in row.index or pd.isna(row["fd_unverified"])
+
+
+@pytest.mark.slow
+def test_smoke_model_is_read_through_the_released_format_loader(smoke):
+    # --smoke's model is a file in RectifiedFlow's released checkpoint_N.pth layout, detected and loaded
+    # by rfbench.models.formats (not an rfbench or diffusers file)
+    from rfbench.models import get_model
+    from rfbench.models.formats import detect_format
+    from rfbench.suites.cifar10 import STANDIN_NCSNPP, standin_released_file
+
+    assert detect_format(standin_released_file()) == "score-sde"
+    model = get_model(STANDIN_NCSNPP)
+    assert type(model).__name__ == "RectifiedFlowVelocity" and model.meta["format"] == "score-sde"
+    assert model.meta["sha256"] and model.meta["weights"] == "ema"

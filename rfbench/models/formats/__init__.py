@@ -16,8 +16,9 @@ format              file                                           read with
 ``edm-pickle``      EDM / PFGM++ ``.pkl`` snapshot, or a           rfbench's restricted unpickler
                     ``training-state-*.pt`` (PFGM++, EDM)          (:mod:`.persistence`): no code runs
 ``rfpp``            state dict of ``EDMPrecondVel`` (``model.``)   weights-only
-``rfbench``         rfbench's own checkpoint                       :mod:`rfbench.models.external`
-``diffusers``       a diffusers folder                             :mod:`rfbench.models.diffusers_adapter`
+``rfbench``         rfbench's own checkpoint                       :mod:`.rfbench`, :mod:`.state_dict`
+``state_dict``      a bare state dict of an rfbench network        :mod:`.state_dict` (described by arguments)
+``diffusers``       a diffusers folder                             :mod:`.diffusers`
 ==================  =============================================  ========================================
 
 score_sde and rfpp files hold weights only: name their configuration with ``preset=`` (see
@@ -26,11 +27,23 @@ score_sde and rfpp files hold weights only: name their configuration with ``pres
 and PFGM++ files carry their constructor arguments; a ``preset=`` is then checked against them.
 Every tensor of the file must be used and none may be missing. How each model's time maps to
 rfbench's is in :mod:`rfbench.models.nets.flows`.
+
+Under a model name, for suites and the CLI (``--checkpoint NAME=PATH``, ``--checkpoints FILE.json``)::
+
+    register_checkpoint("edm-cond", "edm-cifar10-32x32-cond-vp.pkl")                 # format detected
+    register_checkpoint("rf", "checkpoint_8.pth", preset="rf-cifar10-ddpmpp")
+    register_checkpoint("my-rf", "my_rf.pt", format="state_dict", family="flow", net="UNet",
+                        net_config={...}, data_shape=(1, 8, 8), dataset="digits")
+    register_checkpoints_file("checkpoints.json")        # a JSON list of register_checkpoint's arguments
+
+A registered checkpoint's cache identity is the sha256 of its bytes (of its files, for a diffusers
+folder) and the options it is read with, never its name or path: a changed file recomputes every
+dependent cell, a moved one reuses them.
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +52,7 @@ from typing import Any
 import torch
 
 from ...errors import CheckpointError, InvalidInputError
+from ...identity import config_hash, sha256_file
 from ..base import FlowModel
 from ..nets import NCSNpp, NCSNppConfig
 from ..nets.flows import RectifiedFlowVelocity, ScoreSDEVP, VEScoreDenoiser, denoiser_flow
@@ -49,6 +63,7 @@ from .persistence import PersistentRecord, UnsafePickleError, find_records, read
 from .presets import PRESETS, Preset, get_preset
 
 FORMATS = ("score-sde", "edm-pickle", "rfpp", "rfbench", "diffusers")
+REGISTER_FORMATS = ("auto", "state_dict", *FORMATS)  # register_checkpoint(format=...)
 SDE_KINDS = {"rectified_flow": "rf", "rf": "rf", "vpsde": "vp-eps", "vp-eps": "vp-eps", "vesde": "ve-score",
              "ve-score": "ve-score"}
 _PERSISTENCE_MARK = b"_reconstruct_persistent_obj"
@@ -58,16 +73,15 @@ _PERSISTENCE_MARK = b"_reconstruct_persistent_obj"
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 22):
-            h.update(block)
-    return h.hexdigest()
+    return sha256_file(path)
+
+
+_REFUSED = "which rfbench does not load"
 
 
 def _unsafe(path: Path, exc: UnsafePickleError) -> CheckpointError:
     return CheckpointError(
-        f"checkpoint file {path} refers to {exc.module}.{exc.name}, which rfbench does not load: only tensors, plain "
+        f"checkpoint file {path} refers to {exc.module}.{exc.name}, {_REFUSED}: only tensors, plain "
         "containers and EDM's persistence records are accepted, and nothing in the file was executed")
 
 
@@ -94,15 +108,17 @@ def _zip_has_persistence(path: Path) -> bool:
 
 def read_any(path: str | Path) -> tuple[str, Any]:
     """(format, content) of a checkpoint file or folder; nothing in it is executed."""
-    from ..checkpoints import read_checkpoint
-    from ..diffusers_adapter import is_diffusers_dir
+    from .diffusers import locate
+    from .rfbench import read_checkpoint
 
     path = Path(path).expanduser()
     if path.is_dir():
-        if is_diffusers_dir(path):
-            return "diffusers", None
-        raise CheckpointError(f"checkpoint {path} is a folder but not a diffusers checkpoint (expected model_index.json "
-                              "+ unet/ + scheduler/, or config.json + weights + scheduler_config.json)")
+        try:
+            locate(path)
+        except CheckpointError as exc:
+            raise CheckpointError(f"checkpoint {path} is a folder but not a diffusers checkpoint: "
+                                  f"{str(exc).split(': ', 1)[-1]}") from None
+        return "diffusers", None
     if not path.is_file():
         raise CheckpointError(f"checkpoint file {path} does not exist")
     with open(path, "rb") as f:
@@ -125,7 +141,7 @@ def read_any(path: str | Path) -> tuple[str, Any]:
 
 
 def classify(obj, path: Path) -> str:
-    from ..checkpoints import FORMAT as RFBENCH_FORMAT
+    from .rfbench import FORMAT as RFBENCH_FORMAT
 
     if find_records(obj):
         return "edm-pickle"
@@ -221,12 +237,12 @@ def load_checkpoint(path: str | Path, *, format: str | None = None, config: dict
         raise CheckpointError(f"checkpoint file {path} is in {fmt} format, not {format}")
     label = name or (preset.name if isinstance(preset, Preset) else preset) or path.stem
     if fmt == "diffusers":
-        from ..diffusers_adapter import load_diffusers_unet
+        from .diffusers import load_diffusers_unet
 
         _no_extra(path, fmt, config=config, preset=preset, weights=weights, sde=sde, **options)
         return load_diffusers_unet(path, name=label)
     if fmt == "rfbench":
-        from ..external import load_checkpoint_model
+        from .state_dict import load_checkpoint_model
 
         _no_extra(path, fmt, config=config, preset=preset, weights=weights, sde=sde, **options)
         return load_checkpoint_model(label, path)
@@ -302,6 +318,184 @@ def model_from_preset(preset: str | Preset, *, seed: int = 0, name: str | None =
     meta = {"source": None, "sha256": None, "format": p.format, "preset": p.name, "weights": f"random (seed {seed})"}
     return _wrap(net.eval().requires_grad_(False), p.kind, p.data_shape, name or f"{p.name}-random", meta,
                  {**p.options, **options})
+
+
+# -- registration under a name ------------------------------------------------------------------------
+
+_DESCRIBED = ("family", "net", "net_config", "data_shape")  # a bare state dict's description
+_REGISTERED: dict[str, Path] = {}  # name -> path of the checkpoints registered in this process
+
+
+def registered_checkpoint(name: str) -> Path | None:
+    """The path a checkpoint was registered from under ``name`` (None: not a registered checkpoint)."""
+    return _REGISTERED.get(name)
+
+
+def detect_format(path: str | Path, *, described: bool = False) -> str:
+    """The format ``register_checkpoint(format="auto")`` reads ``path`` in: "diffusers" for a folder,
+    "state_dict" when the file is described by family/net/... (``described``) or is neither a released
+    format nor an rfbench checkpoint, else what :func:`read_any` finds. Nothing in the file is executed."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        return "diffusers"
+    if described:
+        return "state_dict"
+    if not path.exists():
+        raise CheckpointError(f"checkpoint file {path} does not exist")
+    try:
+        fmt, _ = read_any(path)
+    except CheckpointError as exc:
+        # an rfbench/state-dict file the restricted readers do not recognise (a bare state dict, or one
+        # that needs --allow-unsafe-load) is the state-dict reader's to judge and explain; a refused
+        # EDM/PFGM++ pickle never is (the state-dict reader's unsafe path would unpickle it)
+        if _REFUSED in str(exc):
+            raise
+        return "state_dict"
+    return "rfbench" if fmt == "rfbench" else fmt
+
+
+def checkpoint_digest(path: str | Path) -> str | None:
+    """sha256 of a checkpoint's content: the file's bytes, or a diffusers folder's config and weight
+    files (:func:`.diffusers.checkpoint_sha256`); None where the path does not exist."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        from .diffusers import checkpoint_sha256
+
+        return checkpoint_sha256(path)
+    return sha256_file(path) if path.is_file() else None
+
+
+def _load_registered(name: str, path: Path, fmt: str, kwargs: dict, expect: str | None, allow_unsafe) -> FlowModel:
+    if fmt == "diffusers":
+        from .diffusers import load_diffusers_unet
+
+        return load_diffusers_unet(path, name=name, expect_sha256=expect)
+    if fmt in ("state_dict", "rfbench"):
+        from .state_dict import load_checkpoint_model
+
+        return load_checkpoint_model(name, path, sha256=expect, allow_unsafe=allow_unsafe, **kwargs)
+    if expect is not None:
+        actual = sha256_file(path)
+        if actual != expect.strip().lower():
+            raise CheckpointError(f"checkpoint file {path} is corrupted or was changed: sha256 {actual[:12]}... does "
+                                  f"not match {expect.strip()[:12]}...")
+    return load_checkpoint(path, format=fmt, name=name, **kwargs)
+
+
+def register_checkpoint(name: str, path: str | Path, *, format: str = "auto", sha256: str | None = None,  # noqa: A002
+                        replace: bool = False, description: str | None = None, allow_unsafe: bool | None = None,
+                        dataset: str | None = None, **options):
+    """Register the checkpoint at ``path`` as model ``name`` (kind "external"); returns the registry entry.
+
+    ``format``: "auto" (detected: a folder is a diffusers checkpoint, a file one of :data:`FORMATS`, a
+    bare state dict when ``family``/``net``/``net_config``/``data_shape`` describe it), or one of
+    :data:`REGISTER_FORMATS` to insist. ``sha256``: refuse the file unless its bytes have this hash.
+    ``options``: for released formats :func:`load_checkpoint`'s (``preset``, ``config``, ``weights``,
+    ``sde``, wrapper options); for rfbench files and state dicts those of
+    :func:`.state_dict.load_checkpoint_model` (``family``, ``net``, ``net_config``, ``data_shape``, family
+    options). ``allow_unsafe``: rfbench/state-dict files only (see :func:`.rfbench.read_checkpoint`).
+
+    The checkpoint is loaded once now, so a bad file fails here with a one-line
+    :class:`CheckpointError`; ``get_model(name)`` reads it again, and ``get_model(name, sha256=...)``
+    refuses a file whose content changed. The entry's identity (what caches key on) is the content
+    hash plus the reading options, never the name or the path.
+    """
+    from ...registry import check_name
+    from ..registry import MODELS, ModelEntry, register_model
+    from .state_dict import check_types
+
+    check_name(name, "checkpoint")
+    if format not in REGISTER_FORMATS:
+        raise InvalidInputError(f"checkpoint {name!r}: format must be one of {', '.join(REGISTER_FORMATS)}, "
+                                f"got {format!r}")
+    check_types({"sha256": sha256, "description": description, "dataset": dataset, **options}, f"checkpoint {name!r}")
+    if name in MODELS and MODELS.get(name).kind != "external":
+        raise InvalidInputError(f"checkpoint name {name!r} is taken by rfbench's {MODELS.get(name).kind} model; "
+                                "choose another name")
+    if name in MODELS and not replace:
+        raise InvalidInputError(f"model {name!r} is already registered; choose another name or pass replace=True")
+    path = Path(path).expanduser()
+    described = any(options.get(k) is not None for k in _DESCRIBED)
+    fmt = detect_format(path, described=described) if format == "auto" else format
+    if fmt in ("state_dict", "rfbench"):
+        kwargs = {"dataset": dataset, **options}
+    else:
+        if fmt == "diffusers" and options:
+            raise InvalidInputError(f"checkpoint {name!r}: {path} is a diffusers folder; option(s) {sorted(options)} "
+                                    "do not apply")
+        kwargs = dict(options)
+    model = _load_registered(name, path, fmt, kwargs, sha256, allow_unsafe)
+    if dataset is not None:
+        model.dataset = dataset
+    reading = {"format": fmt, **{k: v for k, v in kwargs.items() if v is not None}}
+
+    def factory(sha256: str | None = sha256) -> FlowModel:
+        m = _load_registered(name, path, fmt, kwargs, sha256, allow_unsafe)
+        if dataset is not None:
+            m.dataset = dataset
+        return m
+
+    def identity(sha256: str | None = None) -> str:  # the content and how it is read, without loading it
+        return config_hash({"sha256": checkpoint_digest(path), "reading": reading})
+
+    kind_text = getattr(model, "prediction", None) or model.config().get("prediction")
+    entry = ModelEntry(name, factory, family=f"external ({type(model).__name__}, {kind_text})", kind="external",
+                       description=description or f"{fmt} checkpoint {path}", default_data=dataset, identity=identity)
+    entry = register_model(entry, replace=replace)
+    _REGISTERED[name] = path
+    return entry
+
+
+# keys of an entry of a checkpoint list: register_checkpoint's arguments and the loaders' options
+LIST_KEYS = {"name", "path", "format", "sha256", "description", "dataset",
+             "family", "net", "net_config", "data_shape", "schedule", "t_min", "D", "sigma_data", "sigma_max",
+             "sigma_min", "preset", "config", "weights", "sde", "eps", "beta_min", "beta_max"}
+
+
+def register_checkpoints_file(path: str | Path, *, replace: bool = False, allow_unsafe: bool | None = None) -> list[str]:
+    """Register every checkpoint listed in a JSON file (a list of :func:`register_checkpoint` keyword
+    dicts, each with "name" and "path"; relative paths are relative to the JSON file). Returns the names."""
+    from .state_dict import check_types
+
+    path = Path(path).expanduser()
+    try:
+        entries = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InvalidInputError(f"checkpoint list {path} does not exist") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"checkpoint list {path} is not valid JSON ({exc})") from None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) and "name" in e and "path" in e for e in entries):
+        raise InvalidInputError(f"checkpoint list {path} must be a JSON list of objects with 'name' and 'path'")
+    names = []
+    for i, e in enumerate(entries):
+        unknown = sorted(set(e) - LIST_KEYS)
+        if unknown:
+            raise InvalidInputError(f"checkpoint list {path}, entry {i}: unknown key {unknown[0]!r}; expected keys "
+                                    f"among {', '.join(sorted(LIST_KEYS))}")
+        if not isinstance(e["name"], str) or not e["name"].strip() or not isinstance(e["path"], str):
+            raise InvalidInputError(f"checkpoint list {path}, entry {i}: 'name' and 'path' must be non-empty strings, "
+                                    f"got {e['name']!r} and {e['path']!r}")
+        check_types(e, f"checkpoint list {path}, entry {i}")
+        e = dict(e)
+        name, file = e.pop("name"), Path(e.pop("path")).expanduser()
+        if not file.is_absolute():
+            file = path.parent / file
+        register_checkpoint(name, file, replace=replace, allow_unsafe=allow_unsafe, **e)
+        names.append(name)
+    return names
+
+
+def parse_checkpoint_args(items: list[str] | None, flag: str = "--checkpoint") -> list[tuple[str, Path]]:
+    """``["NAME=PATH", ...]`` (also comma-joined) -> [(name, path)]; one-line error for a bad item."""
+    out = []
+    for text in items or []:
+        for item in [s for s in str(text).split(",") if s.strip()]:
+            name, sep, file = item.partition("=")
+            name, file = name.strip(), file.strip()
+            if not sep or not name or not file:
+                raise InvalidInputError(f"{flag} expects NAME=PATH, got {item!r}")
+            out.append((name, Path(file).expanduser()))
+    return out
 
 
 # -- inspection ------------------------------------------------------------------------------------------
@@ -422,5 +616,6 @@ def inspect_checkpoint(path: str | Path, **options) -> CheckpointInfo:
     return info
 
 
-__all__ = ["FORMATS", "PRESETS", "CheckpointInfo", "Preset", "get_preset", "inspect_checkpoint", "load_checkpoint",
-           "model_from_preset", "read_any"]
+__all__ = ["FORMATS", "PRESETS", "REGISTER_FORMATS", "CheckpointInfo", "Preset", "checkpoint_digest", "detect_format",
+           "get_preset", "inspect_checkpoint", "load_checkpoint", "model_from_preset", "parse_checkpoint_args", "read_any",
+           "register_checkpoint", "registered_checkpoint", "register_checkpoints_file"]

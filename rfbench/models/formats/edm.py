@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ...errors import CheckpointError
-from ..checkpoints import load_state
+from .rfbench import load_state
 from ..nets.precond import PRECONDS
 from .persistence import ModuleRecord, PersistentRecord, flatten_state, record_children
 

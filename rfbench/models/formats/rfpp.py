@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from ...errors import CheckpointError
-from ..checkpoints import load_state
+from .rfbench import load_state
 from ..nets.precond import EDMPrecondVel
 
 PREFIX = "model."

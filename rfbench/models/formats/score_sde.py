@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ...errors import CheckpointError
-from ..checkpoints import load_state
+from .rfbench import load_state
 
 PREFIX = "module."
 
@@ -75,3 +75,23 @@ def load_weights(obj: dict, net: nn.Module, path: Path, weights: str | None = "e
         raise CheckpointError(f"checkpoint file {path}: weights must be 'ema' or 'live', got {weights!r}")
     load_state(net, state, path)
     return net.eval().requires_grad_(False)
+
+
+def write_checkpoint(path: Path, net: nn.Module, *, step: int = 0, decay: float = 0.999999) -> Path:
+    """Save an rfbench :class:`~rfbench.models.nets.NCSNpp` in the score_sde / RectifiedFlow layout
+    (``module.``-prefixed live weights, the unnamed EMA list in parameters() order, an empty optimiser
+    state): stand-in files for smoke runs and tests, read back by :func:`load_weights`. Written
+    atomically; plain tensors and containers only."""
+    import os
+
+    params = dict(net.named_parameters())
+    data = {"optimizer": {"state": {}, "param_groups": []},
+            "model": {f"{PREFIX}{k}": v.detach().cpu().clone() for k, v in net.state_dict().items()},
+            "ema": {"decay": decay, "num_updates": step,
+                    "shadow_params": [params[n].detach().cpu().clone() for n in net.ema_parameter_names()]},
+            "step": step}
+    path = Path(path)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    torch.save(data, tmp)
+    os.replace(tmp, path)
+    return path

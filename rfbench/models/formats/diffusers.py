@@ -3,7 +3,7 @@
 E.g. a DDPM CIFAR-10 U-Net saved with ``save_pretrained`` (``google/ddpm-cifar10-32``'s layout)::
 
     model = rfbench.models.load_diffusers_unet("/data/ddpm-cifar10-32")
-    rfbench.models.register_diffusers_checkpoint("ddpm-cifar10", "/data/ddpm-cifar10-32")  # by name
+    rfbench.models.register_checkpoint("ddpm-cifar10", "/data/ddpm-cifar10-32")  # by name (format detected)
 
 Accepted layouts: a pipeline folder (``model_index.json``, ``unet/``, ``scheduler/``), or a U-Net
 folder (``config.json`` + weights) with ``scheduler_config.json`` beside it or in ``../scheduler/``.
@@ -29,10 +29,10 @@ from pathlib import Path
 
 import torch
 
-from ..errors import CheckpointError, InvalidInputError
-from . import conversions
-from .base import FlowModel
-from .schedules import DiscreteVPSchedule
+from ...errors import CheckpointError
+from .. import conversions
+from ..base import FlowModel
+from ..schedules import DiscreteVPSchedule
 
 _PREDICTIONS = {"epsilon": "eps", "sample": "x0", "v_prediction": "eps"}
 
@@ -63,14 +63,6 @@ def locate(path: str | Path) -> tuple[Path, Path]:
         raise CheckpointError(f"diffusers checkpoint {root}: no scheduler config (looked for {sched}); rfbench needs "
                               "the DDPM betas and prediction_type from it")
     return unet_dir, sched
-
-
-def is_diffusers_dir(path: str | Path) -> bool:
-    try:
-        locate(path)
-        return True
-    except CheckpointError:
-        return False
 
 
 def checkpoint_sha256(path: str | Path) -> str:
@@ -164,20 +156,3 @@ def load_diffusers_unet(path: str | Path, *, name: str = "diffusers-unet", expec
     finally:
         dlogging.set_verbosity(verbosity)
     return DiffusersUNet(unet.eval(), schedule, pred, name=name, source=str(Path(path).expanduser()), sha256=sha)
-
-
-def register_diffusers_checkpoint(name: str, path: str | Path, *, description: str | None = None):
-    """Register the diffusers folder ``path`` as model ``name`` (kind "external"); the factory takes
-    ``sha256`` (optional) to refuse a checkpoint that changed since it was hashed."""
-    from .registry import MODELS, ModelEntry, register_model
-
-    if name in MODELS and MODELS.get(name).kind != "external":
-        raise InvalidInputError(f"checkpoint name {name!r} is taken by rfbench's {MODELS.get(name).kind} model; "
-                                "choose another name")
-    resolved = str(Path(path).expanduser())
-
-    def factory(sha256: str | None = None) -> DiffusersUNet:
-        return load_diffusers_unet(resolved, name=name, expect_sha256=sha256)
-
-    return register_model(ModelEntry(name, factory, "diffusion", "external",
-                                     description or f"diffusers UNet2DModel from {resolved}"), replace=True)

@@ -1,28 +1,18 @@
-"""Users' own checkpoints under a model name of their choice.
-
-    rfbench.models.register_checkpoint("my-rf", "my_rf.pt", family="flow", net="UNet",
-                                       net_config={"channels": 1, "base": 32, "mults": [1, 2], "image_size": 8},
-                                       data_shape=(1, 8, 8), dataset="digits")
-    rfbench.sample("my-rf", "euler", nfe=4, n=64)
+"""rfbench's own checkpoint files and bare state dicts of rfbench's networks (MLP, UNet).
 
 The file is either an rfbench checkpoint (what rfbench's cache holds: the network, its config and the
-model config are inside, so only ``name`` and ``path`` are needed) or a bare ``state_dict`` of one of
-rfbench's networks (MLP, UNet), described by the arguments. Files are read with weights-only
-deserialisation and checked against ``sha256=`` or a ``<file>.sha256`` sidecar where given (torch's
-format itself does not notice flipped bytes in tensor data). A file that is corrupted, is not a checkpoint, or does not match the network it is
-said to be raises :class:`~rfbench.errors.CheckpointError` naming the file and the mismatch, at
-registration time (and again if the file changes afterwards).
-
-A JSON file listing several (``register_checkpoints_file``; ``rfbench run --checkpoints FILE`` and the
-``RFBENCH_CHECKPOINTS`` environment variable use it)::
-
-    [{"name": "my-rf", "path": "my_rf.pt", "family": "flow", "net": "UNet", "net_config": {...},
-      "data_shape": [1, 8, 8], "dataset": "digits"}]
+model config are inside, so only a name and a path are needed) or a bare ``state_dict`` of one of
+rfbench's networks, described by ``family``, ``net``, ``net_config`` and ``data_shape``. Files are read
+with weights-only deserialisation and checked against ``sha256=`` or a ``<file>.sha256`` sidecar where
+given (torch's format itself does not notice flipped bytes in tensor data). A file that is corrupted,
+is not a checkpoint, or does not match the network it is said to be raises
+:class:`~rfbench.errors.CheckpointError` naming the file and the mismatch.
 
 Families: "flow" (velocity on x_t = (1 - t) x0 + t n in rfbench time; for a velocity trained in the RF
 paper's convention use :func:`rfbench.models.from_velocity` instead), "vp-eps" (eps-prediction on a VP
 schedule; ``schedule`` and ``t_min`` options) and "edm" (EDM / PFGM++ raw network F with EDM
 preconditioning; ``D``, ``sigma_data``, ``sigma_max``, ``sigma_min`` options).
+Registration under a name is :func:`rfbench.models.formats.register_checkpoint`.
 """
 
 from __future__ import annotations
@@ -35,16 +25,16 @@ from typing import Any
 
 import torch
 
-from .. import cache
-from ..errors import CheckpointError, InvalidInputError
-from ..identity import sha256_file
-from .base import FlowModel
-from .checkpoints import FORMAT, VERSION, read_checkpoint, validate_checkpoint
-from .families import PARAM_ALIASES, default_model_config, model_from_checkpoint
+from ...errors import CheckpointError, InvalidInputError
+from ...identity import sha256_file
+from ..base import FlowModel
+from .rfbench import FORMAT, VERSION, read_checkpoint, validate_checkpoint
 
 
 def _as_checkpoint(obj: Any, path: Path, *, family: str | None, net: str | None, net_config: dict | None,
                    data_shape, dataset: str | None, model_options: dict) -> dict:
+    from ..families import PARAM_ALIASES, default_model_config  # families -> trained -> formats: not at import
+
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         ckpt = validate_checkpoint(obj, path)
         if family is not None or net is not None or net_config is not None:
@@ -104,50 +94,14 @@ def load_checkpoint_model(name: str, path: str | Path, *, family: str | None = N
            if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if bad:
         raise CheckpointError(f"checkpoint file {path} is corrupted: non-finite values in {bad[:3]}")
+    from ..families import model_from_checkpoint
+
     meta = {"config_hash": digest[:16] if digest else None, "checkpoint": str(path), "cache_hit": True,
             "external": True}
     model = model_from_checkpoint(ckpt, path, name=name, meta=meta)
     if dataset is not None:
         model.dataset = dataset
     return model
-
-
-def register_checkpoint(name: str, path: str | Path, *, family: str | None = None, net: str | None = None,
-                        net_config: dict | None = None, data_shape=None, dataset: str | None = None,
-                        sha256: str | None = None, replace: bool = False, description: str | None = None,
-                        allow_unsafe: bool | None = None, **model_options):
-    """Register the checkpoint at ``path`` as model ``name`` (kind "external"); returns the entry.
-
-    The file is loaded once now, so a bad file fails here with a :class:`CheckpointError`; every
-    ``get_model(name)`` reads it again (the model's config carries the file's hash, so cached
-    references are not reused across a changed file). ``allow_unsafe=True`` accepts a file that needs
-    full unpickling (see :func:`~rfbench.models.checkpoints.read_checkpoint`); None: the process default.
-    """
-    from ..registry import check_name
-    from .registry import MODELS, ModelEntry, register_model
-
-    check_name(name, "checkpoint")
-    check_types({"family": family, "net": net, "net_config": net_config, "data_shape": data_shape, "dataset": dataset,
-                 "sha256": sha256, "description": description, **model_options}, f"checkpoint {name!r}")
-    if name in MODELS and MODELS.get(name).kind != "external":
-        raise InvalidInputError(f"checkpoint name {name!r} is taken by rfbench's {MODELS.get(name).kind} model; "
-                                "choose another name")
-    if name in MODELS and not replace:
-        raise InvalidInputError(f"model {name!r} is already registered; choose another name or pass replace=True")
-    kwargs = dict(family=family, net=net, net_config=net_config, data_shape=data_shape, dataset=dataset, sha256=sha256,
-                  allow_unsafe=allow_unsafe, **model_options)
-    model = load_checkpoint_model(name, path, **kwargs)
-    param = model.config().get("prediction")
-    described = {k: v for k, v in kwargs.items() if k != "allow_unsafe"}
-
-    def identity() -> str:  # the file's content and how it is read, without loading it
-        file = Path(path).expanduser()
-        return cache.config_hash({"sha256": sha256_file(file) if file.is_file() else None, "options": described})
-
-    entry = ModelEntry(name, lambda: load_checkpoint_model(name, path, **kwargs),
-                       family=f"external ({type(model).__name__}, {param})", kind="external",
-                       description=description or f"user checkpoint {path}", default_data=dataset, identity=identity)
-    return register_model(entry, replace=replace)
 
 
 def _is_number(v: Any) -> bool:
@@ -189,34 +143,3 @@ def check_types(values: dict[str, Any], where: str) -> None:
 # keys of an entry of a checkpoint list: register_checkpoint's arguments and the families' model options
 LIST_KEYS = {"name", "path", "family", "net", "net_config", "data_shape", "dataset", "sha256", "description",
              "schedule", "t_min", "D", "sigma_data", "sigma_max", "sigma_min"}
-
-
-def register_checkpoints_file(path: str | Path, *, replace: bool = False, allow_unsafe: bool | None = None) -> list[str]:
-    """Register every checkpoint listed in a JSON file (a list of register_checkpoint keyword dicts,
-    each with "name" and "path"; relative paths are relative to the JSON file). Returns the names."""
-    path = Path(path).expanduser()
-    try:
-        entries = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InvalidInputError(f"checkpoint list {path} does not exist") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidInputError(f"checkpoint list {path} is not valid JSON ({exc})") from None
-    if not isinstance(entries, list) or not all(isinstance(e, dict) and "name" in e and "path" in e for e in entries):
-        raise InvalidInputError(f"checkpoint list {path} must be a JSON list of objects with 'name' and 'path'")
-    names = []
-    for i, e in enumerate(entries):
-        unknown = sorted(set(e) - LIST_KEYS)
-        if unknown:
-            raise InvalidInputError(f"checkpoint list {path}, entry {i}: unknown key {unknown[0]!r}; expected keys "
-                                    f"among {', '.join(sorted(LIST_KEYS))}")
-        if not isinstance(e["name"], str) or not e["name"].strip() or not isinstance(e["path"], str):
-            raise InvalidInputError(f"checkpoint list {path}, entry {i}: 'name' and 'path' must be non-empty strings, "
-                                    f"got {e['name']!r} and {e['path']!r}")
-        check_types(e, f"checkpoint list {path}, entry {i}")
-        e = dict(e)
-        name, file = e.pop("name"), Path(e.pop("path")).expanduser()
-        if not file.is_absolute():
-            file = path.parent / file
-        register_checkpoint(name, file, replace=replace, allow_unsafe=allow_unsafe, **e)
-        names.append(name)
-    return names

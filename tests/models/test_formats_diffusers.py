@@ -11,7 +11,8 @@ from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel  # noqa: E402
 
 from rfbench.errors import CheckpointError  # noqa: E402
 from rfbench.models import get_model  # noqa: E402
-from rfbench.models.diffusers_adapter import checkpoint_sha256, load_diffusers_unet, register_diffusers_checkpoint  # noqa: E402
+from rfbench.models.formats import register_checkpoint  # noqa: E402
+from rfbench.models.formats.diffusers import checkpoint_sha256, load_diffusers_unet  # noqa: E402
 from rfbench.samplers.diffusion import sample_ddim  # noqa: E402
 
 
@@ -83,7 +84,7 @@ def test_v_and_sample_predictions(tmp_path):
 
 def test_pipeline_layout_registration_and_errors(tmp_path):
     _save(tmp_path / "pipe", layout="pipeline")
-    entry = register_diffusers_checkpoint("test-ddpm", tmp_path / "pipe")
+    entry = register_checkpoint("test-ddpm", tmp_path / "pipe", replace=True)
     sha = checkpoint_sha256(tmp_path / "pipe")
     model = get_model("test-ddpm", sha256=sha)
     assert model.name == "test-ddpm" and model.config()["checkpoint_sha256"] == sha and entry.kind == "external"
