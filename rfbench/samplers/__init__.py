@@ -9,6 +9,7 @@ reads like its paper's update rule, registered with its order, NFE per step and 
 from . import adaptive, classic, diffusion, dpm_solver, rf_solver  # noqa: F401  (registers the samplers)
 from . import deis, ipndm, unipc  # noqa: F401,E402  (UniPC, DEIS, iPNDM: multistep exponential integrators)
 from . import boss, flowturbo  # noqa: F401,E402  (BOSS, FlowTurbo: per-model calibration / refiner)
+from . import adapters  # noqa: F401,E402  (diffusers: / k-diffusion: names, resolved on lookup)
 from .adaptive import ReferenceSolution, reference_solution, solve_ode
 from .api import SampleResult, sample
 from .grids import GRIDS, make_grid, register_grid
