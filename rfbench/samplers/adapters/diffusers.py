@@ -352,7 +352,7 @@ def resolve(name: str) -> SamplerSpec:
     two_stage = getattr(cls, "order", 1) == 2
     return SamplerSpec(
         name=name, fn=sample_scheduler, order=order,
-        nfe_per_step="2 (first step 1)" if two_stage else ("1 (PRK warm-up: 4)" if cls_name == "PNDMScheduler" else "1"),
+        nfe_per_step="2 (last step 1)" if two_stage else ("1 (PRK warm-up: 4)" if cls_name == "PNDMScheduler" else "1"),
         paper=f"diffusers {lib.__version__} {cls_name}, driven as its pipelines do",
         description=f"diffusers' {cls_name} on the model's path (flow sigmas / the model's betas), "
                     "predictions through rfbench's conversions; options go to its config",
