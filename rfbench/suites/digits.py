@@ -16,6 +16,7 @@ from __future__ import annotations
 from ..metrics import image_hooks
 from ..runner.suite import ModelSpec, Suite
 from ..samplers.flowturbo import RefinerConfig
+from ..samplers.adapters import SUITE_ENTRIES, installed
 from . import catalogue_samplers, register_suite
 
 MODELS = [ModelSpec(n, "digits") for n in (
@@ -28,7 +29,7 @@ DIGITS = register_suite(Suite(
     name="digits",
     description="8x8 digits: the trained catalogue (U-Net) x every sampler; PNG sample grids",
     models=MODELS,
-    samplers=catalogue_samplers(),
+    samplers=catalogue_samplers() + installed(SUITE_ENTRIES),  # + library adapters (docs/adapters.md)
     nfe=[1, 2, 3, 4, 6, 8, 12, 16],
     n_samples=128,
     n_data=360,

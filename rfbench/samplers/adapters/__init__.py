@@ -8,7 +8,11 @@ entry that is refused. See docs/adapters.md.
 
 from __future__ import annotations
 
+import importlib.util
+
 from ..registry import SAMPLERS
+
+_LIBRARY = {"diffusers": "diffusers", "k-diffusion": "k_diffusion"}
 
 
 def _resolve_diffusers(name: str):
@@ -32,3 +36,18 @@ def entries() -> list[tuple[str, str | None]]:
     from . import diffusers, kdiffusion
 
     return diffusers.entries() + kdiffusion.entries()
+
+
+def installed(names: list[str]) -> list[str]:
+    """The adapter names among ``names`` whose library is installed (suites list adapter entries only
+    where they can run; other names pass through)."""
+    def ok(name: str) -> bool:
+        prefix = name.partition(":")[0]
+        return prefix not in _LIBRARY or importlib.util.find_spec(_LIBRARY[prefix]) is not None
+    return [n for n in names if ok(n)]
+
+
+# A chosen set for the suites: UniPC and DPM-Solver++(2M) on flow sigmas (the flow pipelines' defaults),
+# the flow-matching Euler and Heun schedulers (FLUX / SD3), and k-diffusion's DPM++(2M) and Heun.
+SUITE_ENTRIES = ["diffusers:UniPCMultistepScheduler", "diffusers:DPMSolverMultistepScheduler",
+                 "diffusers:FlowMatchEulerDiscreteScheduler", "diffusers:FlowMatchHeunDiscreteScheduler"]
