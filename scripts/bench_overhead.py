@@ -57,8 +57,15 @@ def main() -> None:
     ap.add_argument("--samplers", default=None, help="comma-separated (default: every fixed-step sampler that runs "
                                                       "on a plain velocity model)")
     ap.add_argument("--adapters", action="store_true", help="also time the library adapters against the native rules")
+    ap.add_argument("--adapters-only", action="store_true", help="only the adapter table")
+    ap.add_argument("--model", default="1-rf@8gaussians", help="for the adapter table (the bare-call table needs 1-rf)")
     args = ap.parse_args()
     device = torch.device(args.device)
+    if args.adapters_only:
+        name, _, data = args.model.partition("@")
+        model = get_model(name, **({"data": data, "progress": False} if data else {})).to(device)
+        adapter_table(model, model.sample_prior(args.batch, seed=0, device=device), args, device)
+        return
     model = get_model("1-rf", data="8gaussians", progress=False).to(device)
     net = model.net
     noise = model.sample_prior(args.batch, seed=0, device=device)
@@ -122,8 +129,8 @@ def adapter_table(model, noise, args, device) -> None:
                           / b.nfe_measured)
             rows.append(f"{adapter:<44}{native:<18}{a.nfe_measured:>4}{b.nfe_measured:>4}{min(ta) * 1e3:>10.3f}"
                         f"{min(tb) * 1e3:>10.3f}{min(ta) / min(tb):>8.3f}  (medians {statistics.median(ta) / statistics.median(tb):.3f})")
-    print(f"\nadapter overhead over the native rule on {device}, batch {args.batch}, requested NFE {args.nfe} "
-          "(ms per evaluation, minima over repeats)")
+    print(f"\nadapter overhead over the native rule on {device} ({torch.get_num_threads()} threads), model "
+          f"{model.name}, batch {args.batch}, requested NFE {args.nfe} (ms per evaluation, minima over repeats)")
     print(f"{'adapter':<44}{'native':<18}{'NFE':>4}{'NFE':>4}{'adapter':>10}{'native':>10}{'ratio':>8}")
     print("\n".join(rows))
 

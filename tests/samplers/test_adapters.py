@@ -215,7 +215,9 @@ def test_kdiffusion_reproduces_hand_driven_sampler(gmm_rf, fn, nfe, steps):
     K = _kdiffusion()
     noise = gmm_rf.sample_prior(128, seed=6, dtype=torch.float64)
     sigmas = K.sampling.get_sigmas_karras(steps, 0.002, 80.0, rho=7.0).double()
-    hand = getattr(K.sampling, fn)(_flow_denoiser(gmm_rf), noise * 81.0, sigmas, disable=True)
+    # the noise is the state at the first level: x_ve = x_t / alpha(t) = (1 + sigma) x_t (sigma = 79.99998: the
+    # float32 rho-power of get_sigmas_karras)
+    hand = getattr(K.sampling, fn)(_flow_denoiser(gmm_rf), noise * (1 + float(sigmas[0])), sigmas, disable=True)
     out = rfbench.sample(gmm_rf, f"k-diffusion:{fn[len('sample_'):]}", nfe, noise=noise)
     assert out.nfe_measured == out.nfe_expected == nfe
     assert _max_rel(out.x, hand) < 1e-10
@@ -226,7 +228,7 @@ def test_kdiffusion_on_a_trained_model(tiny):
     noise = tiny.sample_prior(256, seed=7)
     sigmas = K.sampling.get_sigmas_karras(8, 0.002, 80.0, rho=7.0).float()
     with torch.no_grad():
-        hand = K.sampling.sample_dpmpp_2m(_flow_denoiser(tiny), noise * 81.0, sigmas, disable=True)
+        hand = K.sampling.sample_dpmpp_2m(_flow_denoiser(tiny), noise * (1 + float(sigmas[0])), sigmas, disable=True)
     out = rfbench.sample(tiny, "k-diffusion:dpmpp_2m", 8, noise=noise)
     assert _max_rel(out.x, hand) < 1e-5
 
