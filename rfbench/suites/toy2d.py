@@ -11,7 +11,7 @@ straightness (a model property) is in the tables, so reflow's straightening is v
 from __future__ import annotations
 
 from ..runner.suite import ModelSpec, Suite
-from ..samplers.adapters import SUITE_ENTRIES, installed
+from ..samplers.adapters import QUICK_ENTRIES, SUITE_ENTRIES, installed
 from . import catalogue_samplers, register_suite
 
 ANALYTIC = [ModelSpec("analytic-gmm-rf"), ModelSpec("analytic-gmm-vp"), ModelSpec("analytic-pfgmpp-d128"),
@@ -32,7 +32,7 @@ SAMPLERS = catalogue_samplers() + ADAPTERS
 # --quick keeps a representative of each family (every sampler runs in the full suite), so that it
 # stays within ~3 minutes on 2 CPU cores
 FULL_ONLY = {s for s in DPM_SOLVERS if s not in ("dpm-solver-fast", "dpm-solver++-2m", "dpm-solver++-3m")} | {
-    a for a in ADAPTERS if a not in ("diffusers:UniPCMultistepScheduler", "diffusers:FlowMatchEulerDiscreteScheduler")}
+    a for a in ADAPTERS if a not in QUICK_ENTRIES}
 
 TOY2D = register_suite(Suite(
     name="toy2d",

@@ -47,7 +47,8 @@ def installed(names: list[str]) -> list[str]:
     return [n for n in names if ok(n)]
 
 
-# A chosen set for the suites: UniPC and DPM-Solver++(2M) on flow sigmas (the flow pipelines' defaults),
-# the flow-matching Euler and Heun schedulers (FLUX / SD3), and k-diffusion's DPM++(2M) and Heun.
+# A chosen set for the suites: UniPC and DPM-Solver++(2M) on flow sigmas (the flow pipelines' defaults) and
+# the flow-matching Euler and Heun schedulers (FLUX / SD3).
 SUITE_ENTRIES = ["diffusers:UniPCMultistepScheduler", "diffusers:DPMSolverMultistepScheduler",
                  "diffusers:FlowMatchEulerDiscreteScheduler", "diffusers:FlowMatchHeunDiscreteScheduler"]
+QUICK_ENTRIES = ["diffusers:UniPCMultistepScheduler", "diffusers:FlowMatchEulerDiscreteScheduler"]  # --quick
