@@ -331,6 +331,8 @@ def _plan(name: str, cls_name: str, name_options: dict):
             info["nfe_note"] = f"{cls_name}: {steps} inference steps make {evals} evaluations (requested {nfe})"
         if times[0] < model.t_max:
             info["start_note"] = f"{cls_name} starts at t = {times[0]:.6g} < t_max = {model.t_max:g} (its largest noise level)"
+        if times[-1] > model.t_min:
+            info["end_note"] = f"{cls_name} ends at t = {times[-1]:.6g} > t_min = {model.t_min:g} (its last level)"
         ts = torch.tensor(strictly_decreasing(times), dtype=torch.float64)
         return Plan(steps=len(ts) - 1, expected_nfe=evals, ts=ts, info=info,
                     kwargs={"scheduler": cls_name, "config": config, "inference_steps": steps,
