@@ -112,14 +112,18 @@ ADAPTER_PAIRS = [
 
 
 def adapter_table(model, noise, args, device) -> None:
-    """Per-evaluation wall clock of each adapter entry over its native rule, interleaved, minima."""
-    rows = []
+    """Per-evaluation wall clock of each adapter entry over its native rule, interleaved, minima (rows are
+    printed as they are measured)."""
+    print(f"adapter overhead over the native rule on {device} ({torch.get_num_threads()} threads), model "
+          f"{model.name}, batch {args.batch}, requested NFE {args.nfe} (ms per evaluation, minima over "
+          f"{args.repeats} repeats)")
+    print(f"{'adapter':<44}{'native':<18}{'NFE':>4}{'NFE':>4}{'adapter':>10}{'native':>10}{'ratio':>8}", flush=True)
     with torch.inference_mode():
         for adapter, native in ADAPTER_PAIRS:
             try:
                 a = rfbench.sample(model, adapter, args.nfe, noise=noise)
             except Exception as exc:  # a library that is not installed
-                rows.append(f"{adapter:<44}skipped: {type(exc).__name__}: {str(exc).splitlines()[0][:80]}")
+                print(f"{adapter:<44}skipped: {type(exc).__name__}: {str(exc).splitlines()[0][:80]}", flush=True)
                 continue
             b = rfbench.sample(model, native, a.nfe_measured, noise=noise)
             ta, tb = [], []
@@ -127,12 +131,9 @@ def adapter_table(model, noise, args, device) -> None:
                 ta.append(timed(lambda: rfbench.sample(model, adapter, args.nfe, noise=noise), device) / a.nfe_measured)
                 tb.append(timed(lambda: rfbench.sample(model, native, a.nfe_measured, noise=noise), device)
                           / b.nfe_measured)
-            rows.append(f"{adapter:<44}{native:<18}{a.nfe_measured:>4}{b.nfe_measured:>4}{min(ta) * 1e3:>10.3f}"
-                        f"{min(tb) * 1e3:>10.3f}{min(ta) / min(tb):>8.3f}  (medians {statistics.median(ta) / statistics.median(tb):.3f})")
-    print(f"\nadapter overhead over the native rule on {device} ({torch.get_num_threads()} threads), model "
-          f"{model.name}, batch {args.batch}, requested NFE {args.nfe} (ms per evaluation, minima over repeats)")
-    print(f"{'adapter':<44}{'native':<18}{'NFE':>4}{'NFE':>4}{'adapter':>10}{'native':>10}{'ratio':>8}")
-    print("\n".join(rows))
+            print(f"{adapter:<44}{native:<18}{a.nfe_measured:>4}{b.nfe_measured:>4}{min(ta) * 1e3:>10.3f}"
+                  f"{min(tb) * 1e3:>10.3f}{min(ta) / min(tb):>8.3f}  (medians "
+                  f"{statistics.median(ta) / statistics.median(tb):.3f})", flush=True)
 
 
 if __name__ == "__main__":
