@@ -88,6 +88,12 @@ def cmd_list(args) -> int:
         for n in SAMPLERS:
             s = SAMPLERS.get(n)
             rows.append([s.name, "-" if s.order is None else s.order, s.nfe_per_step, s.default_grid, s.paper])
+        from .samplers.adapters import entries  # what the installed diffusers / k-diffusion offer
+
+        for name, why in entries():
+            s = None if why else SAMPLERS.get(name)
+            rows.append([name, "-", "-", "-", f"refused: {why}"] if s is None else
+                        [name, "-" if s.order is None else s.order, s.nfe_per_step, s.default_grid, s.paper])
         sections.append(("samplers", _table(rows, ["name", "order", "NFE per step", "grid", "reference"])))
     if what in (None, "suites"):
         rows = [[s.name, len(s.models), len(s.samplers), ",".join(map(str, s.nfe)), s.description]

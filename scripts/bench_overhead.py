@@ -4,7 +4,11 @@ Target (issue 2): 1.10 or less at batch 4096 on CPU. The bare call is the traine
 ``net(x, t)`` with a ready (batch,) time tensor; the sampler call is ``rfbench.sample`` end to end
 (plan, grid, NFE counter, conversions). Both are timed in this run, interleaved, as medians.
 
-    python scripts/bench_overhead.py [--batch 4096] [--nfe 16] [--repeats 15] [--device cpu]
+    python scripts/bench_overhead.py [--batch 4096] [--nfe 16] [--repeats 15] [--device cpu] [--adapters]
+
+``--adapters`` adds the library adapters' overhead over rfbench's native rule for the same update (same
+model, NFE and batch, interleaved): wall clock per evaluation of the adapter entry divided by the native
+sampler's (docs/adapters.md).
 """
 
 from __future__ import annotations
@@ -52,8 +56,16 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--samplers", default=None, help="comma-separated (default: every fixed-step sampler that runs "
                                                       "on a plain velocity model)")
+    ap.add_argument("--adapters", action="store_true", help="also time the library adapters against the native rules")
+    ap.add_argument("--adapters-only", action="store_true", help="only the adapter table")
+    ap.add_argument("--model", default="1-rf@8gaussians", help="for the adapter table (the bare-call table needs 1-rf)")
     args = ap.parse_args()
     device = torch.device(args.device)
+    if args.adapters_only:
+        name, _, data = args.model.partition("@")
+        model = get_model(name, **({"data": data, "progress": False} if data else {})).to(device)
+        adapter_table(model, model.sample_prior(args.batch, seed=0, device=device), args, device)
+        return
     model = get_model("1-rf", data="8gaussians", progress=False).to(device)
     net = model.net
     noise = model.sample_prior(args.batch, seed=0, device=device)
@@ -84,6 +96,44 @@ def main() -> None:
             print(f"{name:<22}{ratio}")
         else:
             print(f"{name:<22}{nfe:>5}{bare * 1e3:>14.3f}{full * 1e3:>12.2f}  {ratio}")
+    if args.adapters:
+        adapter_table(model, noise, args, device)
+
+
+# (adapter entry, the native rule it runs): same update formula family, same model, NFE and batch
+ADAPTER_PAIRS = [
+    ("diffusers:FlowMatchEulerDiscreteScheduler", "euler"),
+    ("diffusers:FlowMatchHeunDiscreteScheduler", "heun"),
+    ("diffusers:UniPCMultistepScheduler", "unipc-2"),
+    ("diffusers:DPMSolverMultistepScheduler", "dpm-solver++-2m"),
+    ("k-diffusion:heun", "heun"),
+    ("k-diffusion:dpmpp_2m", "dpm-solver++-2m"),
+]
+
+
+def adapter_table(model, noise, args, device) -> None:
+    """Per-evaluation wall clock of each adapter entry over its native rule, interleaved, minima (rows are
+    printed as they are measured)."""
+    print(f"adapter overhead over the native rule on {device} ({torch.get_num_threads()} threads), model "
+          f"{model.name}, batch {args.batch}, requested NFE {args.nfe} (ms per evaluation, minima over "
+          f"{args.repeats} repeats)")
+    print(f"{'adapter':<44}{'native':<18}{'NFE':>4}{'NFE':>4}{'adapter':>10}{'native':>10}{'ratio':>8}", flush=True)
+    with torch.inference_mode():
+        for adapter, native in ADAPTER_PAIRS:
+            try:
+                a = rfbench.sample(model, adapter, args.nfe, noise=noise)
+            except Exception as exc:  # a library that is not installed
+                print(f"{adapter:<44}skipped: {type(exc).__name__}: {str(exc).splitlines()[0][:80]}", flush=True)
+                continue
+            b = rfbench.sample(model, native, a.nfe_measured, noise=noise)
+            ta, tb = [], []
+            for _ in range(args.repeats):
+                ta.append(timed(lambda: rfbench.sample(model, adapter, args.nfe, noise=noise), device) / a.nfe_measured)
+                tb.append(timed(lambda: rfbench.sample(model, native, a.nfe_measured, noise=noise), device)
+                          / b.nfe_measured)
+            print(f"{adapter:<44}{native:<18}{a.nfe_measured:>4}{b.nfe_measured:>4}{min(ta) * 1e3:>10.3f}"
+                  f"{min(tb) * 1e3:>10.3f}{min(ta) / min(tb):>8.3f}  (medians "
+                  f"{statistics.median(ta) / statistics.median(tb):.3f})", flush=True)
 
 
 if __name__ == "__main__":

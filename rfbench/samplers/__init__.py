@@ -11,6 +11,7 @@ from . import deis, ipndm, unipc  # noqa: F401,E402  (UniPC, DEIS, iPNDM: multis
 from . import boss, flowturbo  # noqa: F401,E402  (BOSS, FlowTurbo: per-model calibration / refiner)
 from ..models.grids import GRIDS, make_grid, register_grid
 from ..models.ode import ReferenceSolution, reference_solution, solve_ode
+from . import adapters  # noqa: F401,E402  (diffusers: / k-diffusion: names, resolved on lookup)
 from .api import SampleResult, sample
 from .registry import SAMPLERS, Plan, SamplerSpec, get_sampler, register_sampler
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, RFBenchError
 from ..identity import canonical, code_identity, config_hash
 from ..models.base import FlowModel
 from ..registry import Registry
@@ -107,7 +107,44 @@ class SamplerSpec:
                             "default_grid": self.default_grid, "options": canonical(self.options)})
 
 
-SAMPLERS: Registry[SamplerSpec] = Registry("sampler")
+class SamplerRegistry(Registry[SamplerSpec]):
+    """The sampler registry, plus names ``<prefix>:<rest>`` resolved on lookup by the resolver registered
+    for ``prefix`` (the library adapters, ``diffusers:UniPCMultistepScheduler``): such entries are made
+    when first asked for, kept, and not iterated (``for name in SAMPLERS`` lists registered samplers)."""
+
+    def __init__(self):
+        super().__init__("sampler")
+        self.prefixes: dict[str, Callable[[str], SamplerSpec]] = {}
+        self._resolved: dict[str, SamplerSpec] = {}
+
+    def register_prefix(self, prefix: str, resolve: Callable[[str], SamplerSpec]) -> None:
+        self.prefixes[prefix] = resolve
+
+    def resolve(self, name: object) -> SamplerSpec | None:
+        """The entry for a prefixed name (made once; the resolver raises, naming the problem, for a bad
+        one), None for a name without a registered prefix."""
+        if not isinstance(name, str) or name in self._entries:
+            return None
+        prefix, sep, _ = name.partition(":")
+        if not sep or prefix not in self.prefixes:
+            return None
+        if name not in self._resolved:
+            self._resolved[name] = self.prefixes[prefix](name)
+        return self._resolved[name]
+
+    def get(self, name: str) -> SamplerSpec:
+        return self.resolve(name) or super().get(name)
+
+    def __contains__(self, name: object) -> bool:
+        if super().__contains__(name):
+            return True
+        try:
+            return self.resolve(name) is not None
+        except RFBenchError:
+            return False
+
+
+SAMPLERS: SamplerRegistry = SamplerRegistry()
 
 
 def register_sampler(spec: SamplerSpec, *, replace: bool = False) -> SamplerSpec:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from ..runner.cell_metrics import images as image_hooks
 from ..runner.suite import ModelSpec, Suite, catalogue_samplers, register_suite
+from ..samplers.adapters import QUICK_ENTRIES, SUITE_ENTRIES, installed
 from ..training.flowturbo import RefinerConfig
 
 MODELS = [ModelSpec(n, "digits") for n in (
@@ -27,7 +28,7 @@ DIGITS = register_suite(Suite(
     name="digits",
     description="8x8 digits: the trained catalogue (U-Net) x every sampler; PNG sample grids",
     models=MODELS,
-    samplers=catalogue_samplers(),
+    samplers=catalogue_samplers() + installed(SUITE_ENTRIES),  # + library adapters (docs/adapters.md)
     nfe=[1, 2, 3, 4, 6, 8, 12, 16],
     n_samples=128,
     n_data=360,
@@ -40,7 +41,9 @@ DIGITS = register_suite(Suite(
     artifacts=("sample_grid",),
     # LPIPS (AlexNet) on 8x8 images upsampled to 64x64, on all samples of each cell
     options={**image_hooks.DEFAULTS, "lpips_resize": 64, "lpips_n": 0},
-    quick={"models": [MODELS[i] for i in (0, 1, 3, 4, 6)], "nfe": [1, 2, 4, 8], "n_samples": 64},
+    quick={"models": [MODELS[i] for i in (0, 1, 3, 4, 6)], "nfe": [1, 2, 4, 8], "n_samples": 64,
+           # two of the four adapter entries (UniPC, FlowMatch Euler): +2 samplers on 29
+           "samplers": catalogue_samplers() + installed(QUICK_ENTRIES)},
     # --smoke: the whole path (training, reference, cells, grids) in seconds, with a 30-step 1-rf
     smoke={"models": [ModelSpec("1-rf", "digits", (("steps", 30),))], "nfe": [2, 4], "n_samples": 16,
            "samplers": ["euler", "heun", "dopri5"]},

@@ -11,6 +11,7 @@ straightness (a model property) is in the tables, so reflow's straightening is v
 from __future__ import annotations
 
 from ..runner.suite import ModelSpec, Suite, catalogue_samplers, register_suite
+from ..samplers.adapters import QUICK_ENTRIES, SUITE_ENTRIES, installed
 
 ANALYTIC = [ModelSpec("analytic-gmm-rf"), ModelSpec("analytic-gmm-vp"), ModelSpec("analytic-pfgmpp-d128"),
             ModelSpec("analytic-pfgmpp-dinf")]
@@ -24,10 +25,13 @@ DPM_SOLVERS = ["dpm-solver-1", "dpm-solver-2", "dpm-solver-3", "dpm-solver-fast"
                "dpm-solver++-3m", "dpm-solver++-3m-corrected"]
 # BOSS and FlowTurbo (rfbench/training/boss.py, flowturbo.py): their calibration / refiner training is
 # cached per model and reported in calib_s, apart from wall_clock_s.
-SAMPLERS = catalogue_samplers()
+# library adapters (docs/adapters.md): diffusers' UniPC, DPM-Solver++ on flow sigmas, FlowMatch Euler / Heun
+ADAPTERS = installed(SUITE_ENTRIES)
+SAMPLERS = catalogue_samplers() + ADAPTERS
 # --quick keeps a representative of each family (every sampler runs in the full suite), so that it
 # stays within ~3 minutes on 2 CPU cores
-FULL_ONLY = {s for s in DPM_SOLVERS if s not in ("dpm-solver-fast", "dpm-solver++-2m", "dpm-solver++-3m")}
+FULL_ONLY = {s for s in DPM_SOLVERS if s not in ("dpm-solver-fast", "dpm-solver++-2m", "dpm-solver++-3m")} | {
+    a for a in ADAPTERS if a not in QUICK_ENTRIES}
 
 TOY2D = register_suite(Suite(
     name="toy2d",

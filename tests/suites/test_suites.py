@@ -15,5 +15,9 @@ def test_suites_cover_the_catalogue_and_every_registered_sampler():
     assert dig.nfe == [1, 2, 3, 4, 6, 8, 12, 16]
     # every sampler defined by rfbench's modules, none registered elsewhere (e.g. by tests)
     own = [n for n in SAMPLERS if SAMPLERS.get(n).fn.__module__.startswith("rfbench.")]
-    assert toy.samplers == own == dig.samplers == catalogue_samplers()
+    # ... plus the chosen library adapter entries (docs/adapters.md), where the library is installed
+    from rfbench.samplers.adapters import SUITE_ENTRIES, installed
+
+    assert own == catalogue_samplers()
+    assert toy.samplers == dig.samplers == own + installed(SUITE_ENTRIES)
     assert {"euler", "heun", "ddim", "edm-heun", "dopri5"} <= set(own)
