@@ -18,13 +18,15 @@ def default_out_dir(suite_name: str) -> Path:
 def run_suite(name: str, *, quick: bool = False, smoke: bool = False, device: str | None = None,
               out: str | Path | None = None, nfe: list[int] | None = None, models: list[str] | None = None,
               samplers: list[str] | None = None, seeds: list[int] | None = None, n_samples: int | None = None,
-              force: bool = False, progress: bool = True, options: dict | None = None) -> dict:
+              force: bool = False, progress: bool = True, options: dict | None = None,
+              shard: tuple[int, int] | None = None, claim_timeout: float | None = None, wait: bool = True) -> dict:
     """Run the registered suite ``name`` and write results.csv, results.md and plots to ``out``.
 
     Finished cells are kept as records under ``out/cells``; a rerun with the same settings and
     code reuses them (``force=True`` recomputes). Returns the output paths, the frame and counts.
     ``device`` None means the suite's default device; ``options`` override the suite's options.
-    Raises SuiteSkipped (one-line reason) when the suite cannot run here.
+    Raises SuiteSkipped (one-line reason) when the suite cannot run here. Several processes may run
+    the same suite into the same ``out`` (``shard``: a fixed partition; see rfbench.runner.workers).
     """
     from ..suites import get_suite
 
@@ -33,8 +35,11 @@ def run_suite(name: str, *, quick: bool = False, smoke: bool = False, device: st
     device = device or suite.default_device
     suite = suite.prepared(device)
     out_dir = Path(out) if out is not None else default_out_dir(name)
-    rows, summary = sweep(suite, out_dir, device=device, force=force, progress=progress)
-    result = write_outputs(rows, out_dir, suite.name, summary, metrics=suite.metrics)
+    rows, summary = sweep(suite, out_dir, device=device, force=force, progress=progress, shard=shard,
+                          claim_timeout=claim_timeout, wait=wait)
+    # issue 13: only a worker that sees every cell recorded writes the table (rfbench.runner.workers)
+    result = write_outputs(rows, out_dir, suite.name, summary, metrics=suite.metrics) if summary.get("write", True) \
+        else {"csv": None, "md": None, "plots": [], "frame": None}
     result["summary"] = summary
     return result
 
