@@ -64,16 +64,14 @@ def add_parser(sub) -> None:
     la.add_argument("--logs", default=None, help="submitit's folder (default OUT/launch)")
     la.add_argument("--dry-run", action="store_true", help="print the sbatch parameters and the worker command; "
                                                            "submit nothing")
-    la.add_argument("run_args", nargs=argparse.REMAINDER, metavar="SUITE [run options]",
-                    help="a suite and `rfbench run` options")
+    la.add_argument("suite", help="suite name (rfbench list suites)")
+    la.add_argument("run_args", nargs=argparse.REMAINDER, metavar="[run options]", help="`rfbench run` options")
     la.set_defaults(func=cmd_launch)
 
 
 def _worker_argv(args, run_parser) -> tuple[list[str], argparse.Namespace]:
-    argv = list(args.run_args)
-    if argv[:1] == ["--"]:
-        argv = argv[1:]
-    if not argv or argv[0].startswith("-"):
+    argv = [args.suite] + list(args.run_args)
+    if argv[0].startswith("-"):
         raise InvalidInputError("launch: expected SUITE [run options] after the launch options, e.g. "
                                 "`rfbench launch local --jobs 2 toy2d --quick`")
     if any(a == "--shard" or a.startswith("--shard=") for a in argv):
