@@ -18,7 +18,7 @@ from rfbench.runner.workers import parse_shard, select
 
 # 2 analytic models x 2 samplers x 3 NFE = 12 small cells (no training)
 SWEEP = ["toy2d", "--quick", "--models", "analytic-gmm-rf,analytic-gmm-vp", "--samplers", "euler,heun",
-         "--nfe", "1,2,4", "--n-samples", "300", "--no-progress"]
+         "--nfe", "1,2,4", "--n-samples", "100", "--no-progress"]
 N_CELLS = 12
 TIMING = ("wall_clock_s", "cell_seconds", "timing", "seconds", "_s")
 
