@@ -260,7 +260,7 @@ def cmd_report(args) -> int:
     from .reporting import build_report, parse_model_map
 
     out = _out_folder(args.out) if args.out else None
-    from .runner.workers import refresh_results
+    from .runner.rebuild import refresh_results
 
     note = refresh_results(args.dir)  # issue 13: a store filled by many workers
     if note:
@@ -348,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .launch import add_parser as add_launch_parser  # issue 13: rfbench launch {slurm,local}
 
-    add_launch_parser(sub)
+    add_launch_parser(sub, run)
     return p
 
 

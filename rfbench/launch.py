@@ -43,8 +43,9 @@ def _minutes(text: str) -> int:
     return minutes
 
 
-def add_parser(sub) -> None:
-    """The ``launch`` subcommand (called from rfbench.cli.build_parser)."""
+def add_parser(sub, run_parser: argparse.ArgumentParser) -> None:
+    """The ``launch`` subcommand (called from rfbench.cli.build_parser with the ``run`` parser, which
+    checks the run options before anything is submitted)."""
     la = sub.add_parser("launch", help="run a suite as a SLURM job array (submitit) or a local array of workers",
                         description="Options of launch come first, then SUITE and any `rfbench run` options, e.g. "
                                     "rfbench launch slurm --jobs 8 --partition gpu --time 4:00:00 cifar10 --set fid_n=50000")
@@ -66,7 +67,7 @@ def add_parser(sub) -> None:
                                                            "submit nothing")
     la.add_argument("suite", help="suite name (rfbench list suites)")
     la.add_argument("run_args", nargs=argparse.REMAINDER, metavar="[run options]", help="`rfbench run` options")
-    la.set_defaults(func=cmd_launch)
+    la.set_defaults(func=cmd_launch, run_parser=run_parser)
 
 
 def _worker_argv(args, run_parser) -> tuple[list[str], argparse.Namespace]:
@@ -135,9 +136,10 @@ class SweepTask:
 
             TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
             os.environ["LOCAL_RANK"] = os.environ.get("LOCAL_RANK", "0")
-        from .cli import main
+        import subprocess
 
-        code = main(list(self.argv))
+        # a fresh interpreter per task: the worker's own signal handling, imports and exit status
+        code = subprocess.call([sys.executable, "-m", "rfbench", *self.argv])
         if code != 0:
             raise RuntimeError(f"rfbench worker (array task {index}) exited with status {code}")
         return code
@@ -149,16 +151,13 @@ class SweepTask:
 
 
 def cmd_launch(args) -> int:
-    from .cli import build_parser
-
     if not 1 <= args.jobs <= MAX_JOBS:
         raise InvalidInputError(f"--jobs must be between 1 and {MAX_JOBS}, got {args.jobs}")
     if args.gpus_per_job < 0:
         raise InvalidInputError(f"--gpus-per-job must be >= 0, got {args.gpus_per_job}")
     if args.array_parallelism is not None and args.array_parallelism < 1:
         raise InvalidInputError(f"--array-parallelism must be >= 1, got {args.array_parallelism}")
-    run_parser = build_parser()._subparsers._group_actions[0].choices["run"]
-    argv, run_ns = _worker_argv(args, run_parser)
+    argv, run_ns = _worker_argv(args, args.run_parser)
     from .suites import get_suite
 
     get_suite(run_ns.suite)

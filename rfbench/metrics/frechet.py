@@ -278,10 +278,13 @@ class MergeableStats:
 
     def all_reduce(self, device="cpu") -> MergeableStats:
         """Sum over the ranks of the current torch.distributed group (in place; no-op without one)."""
-        from ..runner.distributed import all_reduce_sum
+        import torch.distributed as dist
 
-        flat = torch.from_numpy(np.concatenate([[float(self.n)], self.sum, self.outer.ravel()]))
-        flat = all_reduce_sum(flat, device).numpy()
+        if not (dist.is_available() and dist.is_initialized()):
+            return self
+        flat = torch.from_numpy(np.concatenate([[float(self.n)], self.sum, self.outer.ravel()])).to(device)
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+        flat = flat.cpu().numpy()
         d = self.dim
         self.n, self.sum, self.outer = int(round(flat[0])), flat[1:1 + d].copy(), flat[1 + d:].reshape(d, d).copy()
         return self

@@ -18,7 +18,7 @@ from each). A worker with ``--shard I/N`` handles only its partition (cells ``I,
 the suite's cell order) and exits when it is done, as schedulers expect of array tasks; it writes
 the outputs only if every cell of the suite then has a record, so the last shard to finish writes
 them (each shard checks after saving its own last record). ``rfbench report DIR`` rebuilds the
-table from the records whenever it is older than the newest record (:func:`refresh_results`).
+table from the records whenever it is older than the newest record (:mod:`rfbench.runner.rebuild`).
 
 Under ``torchrun`` the ranks of one process group are one worker: rank 0 decides (records, claims)
 and broadcasts each step; all ranks compute the cell (:mod:`rfbench.runner.distributed`).
@@ -242,33 +242,3 @@ def _write_manifest(out_dir: Path, suite, cells) -> None:
     except (OSError, ValueError):
         pass
     atomic_write_text(path, json.dumps(body, indent=1))
-
-
-def refresh_results(out_dir: str | Path) -> str | None:
-    """Rewrite results.csv/.md and plots of a run folder from its cell records when a record is newer
-    than results.csv (or it is missing), e.g. after shards that exited early; returns a one-line
-    message, or None when nothing was rewritten."""
-    from .output import write_outputs
-    from .records import CellStore
-
-    out = Path(out_dir)
-    manifest = out / MANIFEST
-    if not (out / "cells").is_dir() or not manifest.is_file():
-        return None
-    try:
-        body = json.loads(manifest.read_text())
-        keys, name, metrics = list(body["cells"]), str(body["suite"]), tuple(body.get("metrics", ()))
-    except (OSError, ValueError, KeyError, TypeError):
-        raise InvalidInputError(f"{manifest} is not an rfbench run manifest (expected JSON with 'suite' and "
-                                "'cells'); delete it to report results.csv as it is") from None
-    store = CellStore(out)
-    stamps = [p.stat().st_mtime for k in keys if (p := store.path(k)).is_file()]
-    results = out / "results.csv"
-    if not stamps or (results.is_file() and results.stat().st_mtime >= max(stamps)):
-        return None
-    rows = store.rows(keys)
-    summary = {"cells": len(keys), "with records": len(rows)}
-    write_outputs(rows, out, name, summary, metrics=metrics)
-    missing = len(keys) - len(rows)
-    return (f"rebuilt {results} from {len(rows)} cell records"
-            + (f"; {missing} of {len(keys)} cells have no record yet (workers still running or failed)" if missing else ""))

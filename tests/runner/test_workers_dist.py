@@ -69,3 +69,18 @@ def test_torchrun_two_ranks_equal_one_process(tmp_path):
     disk = MergeableStats.from_dicts([json.loads((tmp_path / f"shard{r}.json").read_text()) for r in (0, 1)]).result()
     _close(disk.mu, ref.mu)
     _close(disk.sigma, ref.sigma)
+
+
+def test_fid_noise_blocks_do_not_depend_on_the_split():
+    from rfbench.metrics.fid_split import fid_noise_range
+    from rfbench.metrics.image_hooks import NOISE_BLOCK, fid_noise, fid_noise_seed
+    from rfbench.models import get_model
+    from rfbench.runner.distributed import index_block
+
+    model = get_model("analytic-gmm-rf")
+    whole = torch.cat(list(fid_noise(model, 5, 1234, 300)))
+    for world in (1, 2, 3):
+        parts = [torch.cat(list(fid_noise_range(model, 5, b.start, b.stop, 170, block_size=NOISE_BLOCK,
+                                                   seed_of=fid_noise_seed)))
+                 for b in (index_block(1234, r, world) for r in range(world))]
+        assert torch.equal(torch.cat(parts), whole)
