@@ -9,6 +9,11 @@
     rfbench reproduce --list
     rfbench compare RESULTS [--published CSV] [--out DIR] [--map NAME=FAMILY/VARIANT] [--all-published]
     rfbench report DIR [--published CSV] [--out DIR] [--map NAME=FAMILY/VARIANT]
+    rfbench launch {slurm,local} [--jobs N] [--gpus-per-job G] [--partition P] [--time T] [--dry-run] SUITE [run options]
+
+Many ``rfbench run`` processes with the same arguments share the cells of one --out folder (claims);
+``--shard I/N`` gives a worker a fixed partition; ``torchrun -m rfbench run`` splits each cell's samples
+over ranks (docs/cluster.md).
 
 CHECKPOINT OPTIONS (run, list, train): ``--checkpoint NAME=PATH`` (repeatable) registers a checkpoint
 under NAME through rfbench.models.formats.register_checkpoint, its format detected from the file (the
@@ -151,18 +156,39 @@ def cmd_run(args) -> int:
 
         parse_device(args.device)
     out = _out_folder(args.out or default_out_dir(args.suite))
+    from .runner import distributed
+    from .runner.workers import parse_shard
+
+    shard = parse_shard(args.shard)  # issue 13: --shard, torchrun
+    if args.claim_timeout is not None and not args.claim_timeout > 0:
+        raise InvalidInputError(f"--claim-timeout must be a positive number of seconds, got {args.claim_timeout}")
+    device = args.device
+    if distributed.env_world()[1] > 1:  # started by torchrun: one process group, rank 0 records
+        device = distributed.init_from_env(device or suite.configure(quick=args.quick, smoke=args.smoke).default_device)
     start = time.perf_counter()
     try:
-        result = run_suite(args.suite, quick=args.quick, smoke=args.smoke, device=args.device, out=out, nfe=args.nfe,
-                           models=args.models, samplers=args.samplers, seeds=args.seeds, n_samples=args.n_samples,
-                           force=args.force, progress=not args.no_progress, options=options or None)
+        result = run_suite(args.suite, quick=args.quick, smoke=args.smoke, device=device if args.device or
+                           distributed.active() else None, out=out, nfe=args.nfe, models=args.models,
+                           samplers=args.samplers, seeds=args.seeds, n_samples=args.n_samples, force=args.force,
+                           progress=not args.no_progress, options=options or None, shard=shard,
+                           claim_timeout=args.claim_timeout, wait=not args.no_wait)
     except SuiteSkipped as exc:
         print(f"{args.suite}: skipped: {exc}")
         return 0
+    finally:
+        distributed.shutdown()
+    if distributed.env_world()[0] != 0:
+        return 0  # rank 0 reports
     s = result["summary"]
-    print(f"{args.suite}: {s['cells']} cells ({s['computed']} computed, {s['reused']} reused, {s['failed']} failed) "
-          f"in {time.perf_counter() - start:.1f} s")
-    print(f"wrote {result['csv']}, {result['md']}" + "".join(f", {p}" for p in result["plots"]))
+    extra = f", {s['taken_over']} taken over from dead workers" if s.get("taken_over") else ""
+    part = f" (shard {s['shard']}: {s['mine']} of them)" if s.get("shard") else ""
+    print(f"{args.suite}: {s['cells']} cells{part} ({s['computed']} computed, {s['reused']} reused, {s['failed']} "
+          f"failed{extra}) in {time.perf_counter() - start:.1f} s")
+    if result["csv"] is not None:
+        print(f"wrote {result['csv']}, {result['md']}" + "".join(f", {p}" for p in result["plots"]))
+    else:
+        print(f"cells of other workers still running; the last worker to finish writes {out}/results.csv "
+              f"(or run `rfbench report {out}` once they are done)")
     return 0
 
 
@@ -354,6 +380,11 @@ def cmd_report(args) -> int:
     from .reporting import build_report, parse_model_map
 
     out = _out_folder(args.out) if args.out else None
+    from .runner.rebuild import refresh_results
+
+    note = refresh_results(args.dir)  # issue 13: a store filled by many workers
+    if note:
+        print(note)
     res = build_report(args.dir, published=args.published, out=out, model_map=parse_model_map(args.map))
     comp = res["comparison"]
     print(f"wrote {res['md']}, {res['html']} ({len(res['figures'])} figures; comparison: {len(comp.matched)} matched, "
@@ -425,6 +456,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="recompute cells that already have fresh records")
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
                      help="a suite option, e.g. fid_n=10000 (repeatable; the suite's options are in its docs)")
+    run.add_argument("--shard", default=None, metavar="I/N",
+                     help="compute only partition I of N of the cells (0-based); 'auto' or 'auto/N' reads I from "
+                          "$SLURM_ARRAY_TASK_ID or $JOB_COMPLETION_INDEX (see docs/cluster.md)")
+    run.add_argument("--no-wait", action="store_true",
+                     help="exit when only cells claimed by other workers are left (the last worker writes the table)")
+    run.add_argument("--claim-timeout", type=float, default=None, metavar="S",
+                     help="take over a cell claimed by a worker whose heartbeat stopped S seconds ago (default 600)")
     run.set_defaults(func=cmd_run)
 
     tr = sub.add_parser("train", parents=[runp, ckpt], help="train (or load from cache) a model rfbench trains itself")
@@ -469,6 +507,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "comparison)")
     rep.add_argument("dir", help="output folder of a suite run (holds results.csv)")
     rep.set_defaults(func=cmd_report)
+
+    from .launch import add_parser as add_launch_parser  # issue 13: rfbench launch {slurm,local}
+
+    add_launch_parser(sub, run)
     return p
 
 

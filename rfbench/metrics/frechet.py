@@ -235,3 +235,84 @@ def save_stats_npz(stats: FeatureStats, path: str | Path) -> Path:
     extra = {} if stats.n is None else {"n": np.int64(stats.n)}
     np.savez(path, mu=stats.mu, sigma=stats.sigma, **extra)
     return path
+
+
+class MergeableStats:
+    """Float64 sums of feature vectors that merge by addition: count n, sum s (d,) and sum of outer
+    products S (d, d), all taken around a ``shift`` every party agrees on (e.g. the reference
+    statistics' mean, or zeros) so that the covariance does not lose digits to cancellation.
+
+    Shards of one sample set (ranks of ``torchrun``, array tasks, files on disk) each accumulate their
+    part; :meth:`merge`, :meth:`all_reduce` or :meth:`from_dicts` add them, and :meth:`result` gives
+    the same mean and covariance as :func:`stats_from_features` on all features (to float round-off:
+    sums in another order), whatever the split.
+    """
+
+    def __init__(self, dim: int, shift=None):
+        self.n = 0
+        self.shift = np.zeros(dim) if shift is None else _as_numpy64(shift).reshape(dim).copy()
+        self.sum = np.zeros(dim)
+        self.outer = np.zeros((dim, dim))
+
+    @property
+    def dim(self) -> int:
+        return int(self.shift.shape[0])
+
+    def update(self, features) -> MergeableStats:
+        x = _as_numpy64(features)
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            raise InvalidInputError(f"feature batch must have shape (batch, {self.dim}), got {x.shape}")
+        xs = x - self.shift
+        self.n += len(x)
+        self.sum += xs.sum(0)
+        self.outer += xs.T @ xs
+        return self
+
+    def merge(self, other: MergeableStats) -> MergeableStats:
+        if other.dim != self.dim or not np.array_equal(other.shift, self.shift):
+            raise InvalidInputError("mergeable statistics of different feature dimensions or shifts cannot be added")
+        self.n += other.n
+        self.sum += other.sum
+        self.outer += other.outer
+        return self
+
+    def all_reduce(self, device="cpu") -> MergeableStats:
+        """Sum over the ranks of the current torch.distributed group (in place; no-op without one)."""
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()):
+            return self
+        flat = torch.from_numpy(np.concatenate([[float(self.n)], self.sum, self.outer.ravel()])).to(device)
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+        flat = flat.cpu().numpy()
+        d = self.dim
+        self.n, self.sum, self.outer = int(round(flat[0])), flat[1:1 + d].copy(), flat[1 + d:].reshape(d, d).copy()
+        return self
+
+    def result(self) -> FeatureStats:
+        if self.n < 2:
+            raise InvalidInputError(f"need at least 2 feature vectors for statistics, got {self.n}")
+        m = self.sum / self.n
+        sigma = (self.outer - self.n * np.outer(m, m)) / (self.n - 1)
+        return FeatureStats(self.shift + m, (sigma + sigma.T) / 2, self.n, None)
+
+    def to_dict(self) -> dict:
+        """Plain lists (JSON) for shard records on disk."""
+        return {"n": self.n, "shift": self.shift.tolist(), "sum": self.sum.tolist(), "outer": self.outer.tolist()}
+
+    @classmethod
+    def from_dicts(cls, parts: list[dict]) -> MergeableStats:
+        """The merge of shard records written by :meth:`to_dict`."""
+        if not parts:
+            raise InvalidInputError("no shard statistics to merge")
+        out = None
+        for part in parts:
+            try:
+                s = cls(len(part["shift"]), np.asarray(part["shift"], dtype=np.float64))
+                s.n, s.sum = int(part["n"]), np.asarray(part["sum"], dtype=np.float64)
+                s.outer = np.asarray(part["outer"], dtype=np.float64).reshape(s.dim, s.dim)
+            except (KeyError, TypeError, ValueError):
+                raise InvalidInputError("shard statistics must hold n, shift, sum and outer (from MergeableStats."
+                                        "to_dict)") from None
+            out = s if out is None else out.merge(s)
+        return out

@@ -18,14 +18,16 @@ def default_out_dir(suite_name: str) -> Path:
 def run_suite(suite: Suite | str, *, quick: bool = False, smoke: bool = False, device: str | None = None,
               out: str | Path | None = None, nfe: list[int] | None = None, models: list[str] | None = None,
               samplers: list[str] | None = None, seeds: list[int] | None = None, n_samples: int | None = None,
-              force: bool = False, progress: bool = True, options: dict | None = None) -> dict:
+              force: bool = False, progress: bool = True, options: dict | None = None,
+              shard: tuple[int, int] | None = None, claim_timeout: float | None = None, wait: bool = True) -> dict:
     """Run ``suite`` (a :class:`Suite` or a registered suite's name) and write results.csv, results.md
     and plots to ``out``.
 
     Finished cells are kept as records under ``out/cells``; a rerun with the same settings and
     code reuses them (``force=True`` recomputes). Returns the output paths, the frame and counts.
     ``device`` None means the suite's default device; ``options`` override the suite's options.
-    Raises SuiteSkipped (one-line reason) when the suite cannot run here.
+    Raises SuiteSkipped (one-line reason) when the suite cannot run here. Several processes may run
+    the same suite into the same ``out`` (``shard``: a fixed partition; see rfbench.runner.workers).
     """
     if isinstance(suite, str):  # rfbench.run_suite and the CLI import rfbench.suites, which registers them
         suite = get_suite(suite)
@@ -35,8 +37,11 @@ def run_suite(suite: Suite | str, *, quick: bool = False, smoke: bool = False, d
     device = device or suite.default_device
     suite = suite.prepared(device)
     out_dir = Path(out) if out is not None else default_out_dir(name)
-    rows, summary = sweep(suite, out_dir, device=device, force=force, progress=progress)
-    result = write_outputs(rows, out_dir, suite.name, summary, metrics=suite.metrics, facts=suite.facts())
+    rows, summary = sweep(suite, out_dir, device=device, force=force, progress=progress, shard=shard,
+                          claim_timeout=claim_timeout, wait=wait)
+    # only a worker that sees every cell recorded writes the table (rfbench.runner.workers)
+    result = write_outputs(rows, out_dir, suite.name, summary, metrics=suite.metrics, facts=suite.facts()) \
+        if summary.get("write", True) else {"csv": None, "md": None, "plots": [], "frame": None}
     result["summary"] = summary
     return result
 

@@ -37,6 +37,7 @@ class CellStore:
         except OSError as exc:
             raise ResourceError(f"output folder {self.dir} cannot be created ({exc.strerror or exc})") from None
         clean_stale_temps(self.dir)
+        self.worker_meta: dict | None = None  # issue 13: who computed the cell (rfbench.runner.workers)
 
     def path(self, key: str) -> Path:
         readable = _UNSAFE.sub("_", key.replace("|", "-"))[:150]
@@ -82,6 +83,8 @@ class CellStore:
     def save(self, key: str, cfg_hash: str | None, code: str, row: dict) -> None:
         body = json.loads(json.dumps({"format": FORMAT, "cell": key, "config_hash": cfg_hash, "code_hash": code,
                                       "row": row}, default=_jsonable))  # as it will be read back
+        if self.worker_meta:
+            body["worker"] = json.loads(json.dumps(self.worker_meta, default=_jsonable))
         body["sha256"] = _checksum(body)
         atomic_write_text(self.path(key), json.dumps(body, indent=1))
         legacy = self.dir / f"{key.replace('|', '-')}.json"  # format 1's name for this cell

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from .. import cache
 from ..errors import InvalidInputError, NotApplicableError, ResourceError, RFBenchError, resource_cause
@@ -22,9 +21,10 @@ from ..metrics import midpoint_times, straightness_from_trajectory, w2
 from ..metrics.registry import METRICS, TIMING
 from ..models import get_model, model_identity
 from ..models.base import FlowModel
-from ..samplers import GRIDS, get_sampler, reference_solution, sample
+from ..samplers import GRIDS, get_sampler, reference_solution
 from . import cell_metrics  # noqa: F401  (registers the per-cell metrics run_cell looks up)
 from .environment import code_hash, environment
+from .distributed import split_sample
 from .hooks import ARTIFACTS, CELL_METRICS, add_note
 from .records import CellStore, cell_config_hash
 from .suite import Cell, ModelSpec, Suite
@@ -170,8 +170,8 @@ def run_cell(ctx: SweepContext, cell: Cell) -> dict[str, Any]:
         options = dict(suite.sampler_options.get(cell.sampler, {}))
         noise = ctx.noise(cell.model, cell.seed).to(device=ctx.device, dtype=ctx.dtype)
 
-        def draw():
-            return sample(model, spec, cell.nfe, noise=noise, batch_size=suite.batch_size, **options)
+        def draw():  # issue 13: under torchrun the samples are split by index over the ranks
+            return split_sample(model, spec, cell.nfe, noise=noise, batch_size=suite.batch_size, **options)
 
         start = time.perf_counter()
         result = draw()
@@ -281,8 +281,10 @@ def _stopped(cell: Cell, cause: str) -> str:
 
 
 def sweep(suite: Suite, out_dir: str | Path, *, device: str = "cpu", force: bool = False,
-          progress: bool = True) -> tuple[list[dict], dict]:
-    """Run every cell of a configured suite; returns (rows in cell order, summary counts).
+          progress: bool = True, shard: tuple[int, int] | None = None,
+          claim_timeout: float | None = None, wait: bool = True) -> tuple[list[dict], dict]:
+    """Run every cell of a configured suite (or this worker's share of them, see
+    :mod:`rfbench.runner.workers`); returns (rows in cell order, summary counts).
 
     The cache and output folders are tested once before the first cell. A
     :class:`~rfbench.errors.ResourceError` (full disk, out of memory, ...) stops the sweep: the cells
@@ -290,16 +292,9 @@ def sweep(suite: Suite, out_dir: str | Path, *, device: str = "cpu", force: bool
     cache.check_usable()
     ctx = SweepContext(suite, device=device, progress=progress, out_dir=out_dir)
     store = CellStore(out_dir)
-    cells = suite.cells()
-    rows, computed, failed = [], 0, 0
-    bar = tqdm(cells, desc=f"{suite.name}", unit="cell", disable=None if progress else True)
-    try:
-        for cell in bar:
-            bar.set_postfix_str(cell.id[-48:], refresh=False)
-            row, ran = execute_cell(ctx, store, cell, force=force)
-            computed += ran
-            failed += row["status"] == "failed"
-            rows.append(row)
-    finally:
-        bar.close()
-    return rows, {"cells": len(cells), "computed": computed, "reused": len(cells) - computed, "failed": failed}
+    # issue 13: claims let many workers (processes, shards, torchrun ranks) share the store
+    from .workers import run_cells
+
+    return run_cells(ctx, store, suite.cells(), execute_cell, cell_hash, force=force, shard=shard,
+                     claim_timeout=claim_timeout, wait=wait, progress=progress)
+

@@ -175,8 +175,16 @@ def fid_metric(ctx, cell, result, row) -> None:
         raise InvalidInputError(f"fid_n must be >= 2, got {n}")
     prc_n = int(opt(ctx, "prc_n")) if opt(ctx, "prc") else 0
     start = time.perf_counter()
-    stats, gen_feats = image_stats(ext, fid_images(ctx, cell, n, batch), keep=prc_n, total=n, progress=ctx.progress,
-                                   desc=f"FID samples {cell.id}")
+    from ...parallel import active
+
+    if active():  # issue 13: under torchrun each rank draws its block of the FID samples
+        from .fid_split import fid_stats
+
+        stats, gen_feats = fid_stats(ctx, cell, ext, n, batch, keep=prc_n, shift=ref_stats.mu,
+                                     block_size=NOISE_BLOCK, seed_of=fid_noise_seed)
+    else:
+        stats, gen_feats = image_stats(ext, fid_images(ctx, cell, n, batch), keep=prc_n, total=n,
+                                       progress=ctx.progress, desc=f"FID samples {cell.id}")
     value = frechet_distance(stats, ref_stats)
     row.update(fid_protocol(ext, ref_info, n, tuple(result.x.shape)))
     verified = ext.weights.verified and ext.layer == "2048"
