@@ -79,14 +79,21 @@ class CellStore:
             return rec
         return None
 
-    def save(self, key: str, cfg_hash: str | None, code: str, row: dict) -> None:
-        body = json.loads(json.dumps({"format": FORMAT, "cell": key, "config_hash": cfg_hash, "code_hash": code,
-                                      "row": row}, default=_jsonable))  # as it will be read back
+    def save(self, key: str, cfg_hash: str | None, code: str, row: dict, replicates: dict | None = None) -> None:
+        body = {"format": FORMAT, "cell": key, "config_hash": cfg_hash, "code_hash": code, "row": row}
+        if replicates:  # issue 16: bootstrap replicate vectors per metric (runner/intervals.py encodes them)
+            body["replicates"] = replicates
+        body = json.loads(json.dumps(body, default=_jsonable))  # as it will be read back
         body["sha256"] = _checksum(body)
         atomic_write_text(self.path(key), json.dumps(body, indent=1))
         legacy = self.dir / f"{key.replace('|', '-')}.json"  # format 1's name for this cell
         if legacy.name != self.path(key).name and legacy.is_file():
             legacy.unlink()
+
+    def records(self) -> list[dict]:
+        """All verified records, ordered by cell key (issue 16: compare-samplers reads their replicates)."""
+        recs = [self._read(p) for p in sorted(self.dir.glob("*.json"))]
+        return sorted((r for r in recs if r is not None), key=lambda r: str(r.get("cell")))
 
     def rows(self, keys: list[str] | None = None) -> list[dict]:
         """Rows of the verified records (of ``keys``, or all of them, ordered by cell id)."""

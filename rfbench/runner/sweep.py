@@ -27,6 +27,7 @@ from ..samplers import GRIDS, get_sampler, reference_solution, sample
 from ..samplers.adaptive import model_in_dtype
 from .environment import code_hash, environment
 from .hooks import ARTIFACTS, CELL_METRICS, add_note
+from .intervals import DEFAULT_SETTINGS, IntervalSettings, add_cell_intervals, split_row  # issue 16: error bars
 from .records import CellStore, cell_config_hash
 from .suite import Cell, ModelSpec, Suite
 
@@ -63,8 +64,10 @@ class SweepContext:
     """Per-process memo of models, noise, references and data for one configured suite."""
 
     def __init__(self, suite: Suite, *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
-                 progress: bool = True, out_dir: str | Path | None = None):
+                 progress: bool = True, out_dir: str | Path | None = None,
+                 intervals: IntervalSettings = DEFAULT_SETTINGS):
         self.suite = suite
+        self.intervals = intervals  # issue 16: bootstrap settings of the error bars (runner/intervals.py)
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.memo: dict = {}  # for hooks: per-process state (feature extractors, reference statistics)
         self.device = parse_device(device)
@@ -215,6 +218,7 @@ def run_cell(ctx: SweepContext, cell: Cell) -> dict[str, Any]:
         for name in metrics:
             if name not in BUILTIN_METRICS:
                 CELL_METRICS.get(name)(ctx, cell, result, row)
+        add_cell_intervals(ctx, cell, result, row)  # issue 16: <metric>_lo/_hi/_ci + replicates for the record
         for name in suite.artifacts:
             ARTIFACTS.get(name)(ctx, cell, result, row)
         if "wall_clock_s" in metrics:
@@ -264,6 +268,8 @@ def cell_hash(cell: Cell, ctx: SweepContext) -> tuple[str | None, str | None]:
             return None, f"{kind} {name!r}: {why}"
     try:
         settings = canonical(ctx.suite.settings())
+        if ctx.intervals.enabled:  # issue 16: the error bars' settings change the stored numbers
+            settings["intervals"] = ctx.intervals.to_dict()
         cell_dict = {"suite": cell.suite, "model": canonical(cell.model.as_dict()), "sampler": cell.sampler,
                      "nfe": cell.nfe, "seed": cell.seed, "model_identity": model_id, "sampler_identity": sampler_id,
                      "code": code}
@@ -299,8 +305,9 @@ def execute_cell(ctx: SweepContext, store: CellStore, cell: Cell, *, force: bool
     if why and "not cached:" not in (row.get("notes") or ""):  # once per row (the reference may have said it)
         add_note(row, f"not cached: {why}")
     row["cell_seconds"] = time.perf_counter() - start
+    row, replicates = split_row(row)  # issue 16: replicate vectors go into the record, not the row
     try:
-        store.save(cell.key, h, code, row)
+        store.save(cell.key, h, code, row, replicates=replicates)
     except OSError as exc:
         raise ResourceError(_stopped(cell, resource_cause(exc))) from exc
     return row, True
@@ -312,14 +319,14 @@ def _stopped(cell: Cell, cause: str) -> str:
 
 
 def sweep(suite: Suite, out_dir: str | Path, *, device: str = "cpu", force: bool = False,
-          progress: bool = True) -> tuple[list[dict], dict]:
+          progress: bool = True, intervals: IntervalSettings = DEFAULT_SETTINGS) -> tuple[list[dict], dict]:
     """Run every cell of a configured suite; returns (rows in cell order, summary counts).
 
     The cache and output folders are tested once before the first cell. A
     :class:`~rfbench.errors.ResourceError` (full disk, out of memory, ...) stops the sweep: the cells
     finished so far keep their records, the one it hit gets none."""
     cache.check_usable()
-    ctx = SweepContext(suite, device=device, progress=progress, out_dir=out_dir)
+    ctx = SweepContext(suite, device=device, progress=progress, out_dir=out_dir, intervals=intervals)
     store = CellStore(out_dir)
     cells = suite.cells()
     rows, computed, failed = [], 0, 0
