@@ -151,7 +151,8 @@ def cmd_run(args) -> int:
     try:
         result = run_suite(args.suite, quick=args.quick, smoke=args.smoke, device=args.device, out=out, nfe=args.nfe,
                            models=args.models, samplers=args.samplers, seeds=args.seeds, n_samples=args.n_samples,
-                           force=args.force, progress=not args.no_progress, options=options or None)
+                           force=args.force, progress=not args.no_progress, options=options or None,
+                           intervals=_interval_settings(args))
     except SuiteSkipped as exc:
         print(f"{args.suite}: skipped: {exc}")
         return 0
@@ -159,6 +160,27 @@ def cmd_run(args) -> int:
     print(f"{args.suite}: {s['cells']} cells ({s['computed']} computed, {s['reused']} reused, {s['failed']} failed) "
           f"in {time.perf_counter() - start:.1f} s")
     print(f"wrote {result['csv']}, {result['md']}" + "".join(f", {p}" for p in result["plots"]))
+    return 0
+
+
+def _interval_settings(args):
+    """Issue 16: ``--no-intervals``, ``--bootstrap B``, ``--ci-level`` -> IntervalSettings."""
+    from .runner.intervals import DEFAULT_SETTINGS, OFF, IntervalSettings
+
+    if args.no_intervals:
+        return OFF
+    s = DEFAULT_SETTINGS.with_B(args.bootstrap)
+    return s if args.ci_level is None else IntervalSettings(s.enabled, s.B, s.B_frechet, args.ci_level)
+
+
+def cmd_compare_samplers(args) -> int:
+    from .reporting.paired import compare_samplers_text
+
+    level = 0.95 if args.ci_level is None else args.ci_level
+    if not 0.5 <= level < 1:
+        raise InvalidInputError(f"--ci-level must be in [0.5, 1), got {level}")
+    text, _ = compare_samplers_text(args.dir, nfe=args.nfe, metrics=args.metric, level=level)
+    print(text)
     return 0
 
 
@@ -274,7 +296,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--allow-unsafe-load", action="store_true",
                     help="read checkpoints that need full unpickling (pickled objects): can run arbitrary code, "
                          "only for files you trust; default: weights only, such files are refused")
+    run.add_argument("--no-intervals", action="store_true",
+                     help="no error bars (bootstrap intervals and replicate vectors are on by default)")
+    run.add_argument("--bootstrap", type=int, default=None, metavar="B",
+                     help="bootstrap replicates per metric (default 1000 for means and W2, 100 for Fréchet distances)")
+    run.add_argument("--ci-level", type=float, default=None, help="confidence level of the intervals (default 0.95)")
     run.set_defaults(func=cmd_run)
+
+    cs = sub.add_parser("compare-samplers",
+                        help="rank samplers per model and NFE with paired bootstrap tests (groups of indistinguishable ones)")
+    cs.add_argument("dir", help="output folder of a suite run (its cells/ hold the bootstrap replicates)")
+    cs.add_argument("--nfe", type=int, default=None, help="only this NFE (default: every NFE)")
+    cs.add_argument("--metric", action="append", default=None, help="metric(s) to rank by (repeatable; default: all "
+                                                                    "with replicates)")
+    cs.add_argument("--ci-level", type=float, default=None, help="confidence level (default 0.95)")
+    cs.set_defaults(func=cmd_compare_samplers)
 
     tr = sub.add_parser("train", help="train (or load from cache) a model rfbench trains itself")
     tr.add_argument("model", help="model name (rfbench list models)")

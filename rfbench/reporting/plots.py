@@ -10,6 +10,7 @@ import pandas as pd
 
 from .compare import normalise_results
 from .names import dataset_key, model_key
+from .paired import error_band  # issue 16
 
 
 def _plt():
@@ -126,7 +127,8 @@ def published_points(published: pd.DataFrame | None, model: str, data: str, metr
 def plot_metric_vs_nfe(df: pd.DataFrame, metric: str, path: Path, *, title: str = "",
                        published: pd.DataFrame | None = None, model_map: dict | None = None) -> tuple[Path, int] | None:
     """One panel per (model, data): metric vs counted NFE (log x; log y over a decade or more), one line per sampler (mean over
-    seeds; adaptive samplers as single points). Published values for the same model, dataset and
+    seeds; adaptive samplers as single points), with a band for the 95% interval where the rows carry one
+    (one seed: the bootstrap interval; several: the t-interval across seeds). Published values for the same model, dataset and
     metric are overlaid as black stars labelled with the paper's sampler. Returns (path, number of
     published points drawn) or None when no row has the metric."""
     df = normalise_results(df)
@@ -150,6 +152,13 @@ def plot_metric_vs_nfe(df: pd.DataFrame, metric: str, path: Path, *, title: str 
                 ax.plot(pts.index, pts.values, **style)
             else:
                 ax.plot(pts.index, pts.values, ls="none", **style)
+            band = error_band(s[s["nfe"].notna()], metric)  # issue 16: 95% intervals as a band / error bars
+            if band is not None and not s["nfe"].isna().all():
+                if len(band) > 1:
+                    ax.fill_between(band.index, band["lo"], band["hi"], color=colors[sampler], alpha=0.15, lw=0)
+                else:
+                    ax.errorbar(band.index, pts.reindex(band.index), yerr=[pts.reindex(band.index) - band["lo"],
+                                band["hi"] - pts.reindex(band.index)], fmt="none", ecolor=colors[sampler], capsize=3)
         cond = str(g["conditioning"].iloc[0]) if "conditioning" in g and g["conditioning"].notna().any() \
             else "unconditional"
         pub = published_points(published, model, data, metric, model_map, cond)

@@ -19,6 +19,7 @@ import pandas as pd
 from ..cache import atomic_write_text
 from .compare import compare, comparison_blocks, fmt, load_results
 from .convergence import ORDER_TOL, convergence_table
+from .paired import report_blocks  # issue 16
 from .plots import plot_metric_vs_nfe, plot_pareto
 from .published import load_published
 from .render import Bullets, Heading, Image, Para, Table, blocks_to_html, blocks_to_markdown
@@ -254,6 +255,8 @@ def build_report(run_dir: str | Path, *, published: str | Path | None = None, ou
             path, n_pub = res
             figures.append(path)
             cap = f"{metric} against counted NFE (log axis), one panel per model, mean over seeds"
+            if f"{metric}_lo" in df:  # issue 16
+                cap += "; shaded: 95% interval (bootstrap; t across seeds when several)"
             cap += (f"; {n_pub} published value(s) overlaid as stars" if n_pub else
                     "; no published value exists for these models, datasets and metric")
             fig_blocks.append(Image(f"report/{path.name}", cap))
@@ -272,6 +275,7 @@ def build_report(run_dir: str | Path, *, published: str | Path | None = None, ou
         fig_blocks.append(Para("No plottable metric in this run."))
 
     blocks += _results_blocks(df)
+    blocks += report_blocks(df, run_dir)  # issue 16: intervals, across seeds, paired rankings (reporting/paired.py)
     blocks += fig_blocks
     blocks += _sample_blocks(df, run_dir, out_dir)
     comp = compare(df, pub, model_map=model_map)
