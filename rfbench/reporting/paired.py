@@ -193,7 +193,8 @@ def seeds_blocks(df: pd.DataFrame, metrics: list[str], *, level: int = 2) -> lis
     rows = []
     for r in agg.to_dict("records"):
         nfe = "adaptive" if pd.isna(r["nfe"]) else str(int(r["nfe"]))
-        rows.append([str(r["model"]) + (f"@{r['data']}" if r.get("data") else ""), r["sampler"], nfe,
+        data = r.get("data")
+        rows.append([str(r["model"]) + (f"@{data}" if isinstance(data, str) and data else ""), r["sampler"], nfe,
                      str(r["n_seeds"])]
                     + [f"{_fmt(r.get(f'{m}_mean', math.nan))} [{_fmt(r.get(f'{m}_seeds_lo', math.nan))}, "
                        f"{_fmt(r.get(f'{m}_seeds_hi', math.nan))}]" for m in cols])

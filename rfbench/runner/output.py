@@ -37,7 +37,8 @@ def _fmt(v) -> str:
 
 
 def markdown(df: pd.DataFrame, suite_name: str, summary: dict | None = None) -> str:
-    """One table per model: metric columns per (sampler, NFE), plus failures with reasons."""
+    """One table per model: metric columns per (sampler, NFE) (with their 95% interval where the row
+    has one), plus failures with reasons; with several seeds, mean and t-interval across them."""
     lines = [f"# rfbench suite `{suite_name}`", ""]
     if summary:
         lines += [", ".join(f"{k}: {v}" for k, v in summary.items()), ""]
@@ -63,7 +64,7 @@ def markdown(df: pd.DataFrame, suite_name: str, summary: dict | None = None) -> 
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "---|" * len(header))
         for _, r in ok.iterrows():
-            lines.append("| " + " | ".join(_fmt(r.get(c)) for c in header) + " |")
+            lines.append("| " + " | ".join(_fmt(r.get(c)) + _interval(r, c) for c in header) + " |")
         notes = sorted({str(v) for v in ok["notes"].dropna() if str(v).strip()}) if "notes" in ok else []
         if notes:
             lines += ["", "Notes (metrics not computed or not reported, and why):", ""] + [f"- {n}" for n in notes]
@@ -74,7 +75,25 @@ def markdown(df: pd.DataFrame, suite_name: str, summary: dict | None = None) -> 
                 for _, r in bad.iterrows():
                     lines.append(f"- {r['sampler']} nfe={_fmt(r['nfe'])}: {r['reason']}")
         lines.append("")
+    lines += _across_seeds(df, metric_cols)  # issue 16
     return "\n".join(lines)
+
+
+def _interval(r, col: str) -> str:
+    """Issue 16: ' [lo, hi]' after a value whose row carries its interval."""
+    lo, hi = r.get(f"{col}_lo"), r.get(f"{col}_hi")
+    if lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
+        return ""
+    return f" [{_fmt(lo)}, {_fmt(hi)}]"
+
+
+def _across_seeds(df: pd.DataFrame, metric_cols: list[str]) -> list[str]:
+    """Issue 16: mean and t-interval across seeds when the run has several."""
+    from ..reporting.paired import seeds_blocks
+    from ..reporting.render import blocks_to_markdown
+
+    blocks = seeds_blocks(df, [c for c in metric_cols if c != "nfe_measured"], level=2)
+    return [blocks_to_markdown(blocks), ""] if blocks else []
 
 
 def plot_metric(df: pd.DataFrame, metric: str, path: Path, suite_name: str) -> Path | None:
