@@ -159,7 +159,7 @@ def cmd_run(args) -> int:
     from .runner import distributed
     from .runner.workers import parse_shard
 
-    shard = parse_shard(args.shard)  # issue 13: --shard, torchrun
+    shard = parse_shard(args.shard)  # --shard, torchrun
     if args.claim_timeout is not None and not args.claim_timeout > 0:
         raise InvalidInputError(f"--claim-timeout must be a positive number of seconds, got {args.claim_timeout}")
     device = args.device
@@ -171,7 +171,8 @@ def cmd_run(args) -> int:
                            distributed.active() else None, out=out, nfe=args.nfe, models=args.models,
                            samplers=args.samplers, seeds=args.seeds, n_samples=args.n_samples, force=args.force,
                            progress=not args.no_progress, options=options or None, shard=shard,
-                           claim_timeout=args.claim_timeout, wait=not args.no_wait)
+                           claim_timeout=args.claim_timeout, wait=not args.no_wait,
+                           intervals=_interval_settings(args))
     except SuiteSkipped as exc:
         print(f"{args.suite}: skipped: {exc}")
         return 0
@@ -189,6 +190,28 @@ def cmd_run(args) -> int:
     else:
         print(f"cells of other workers still running; the last worker to finish writes {out}/results.csv "
               f"(or run `rfbench report {out}` once they are done)")
+    return 0
+
+
+def _interval_settings(args):
+    """``--no-intervals``, ``--bootstrap B``, ``--ci-level`` -> IntervalSettings."""
+    from .runner.intervals import DEFAULT_SETTINGS, OFF, IntervalSettings
+
+    if args.no_intervals:
+        return OFF
+    s = DEFAULT_SETTINGS.with_B(args.bootstrap)
+    return s if args.ci_level is None else IntervalSettings(s.enabled, s.B, s.B_frechet, args.ci_level)
+
+
+def cmd_compare_samplers(args) -> int:
+    from .reporting.paired import compare_samplers_text
+    from .runner.intervals import load_cells
+
+    level = 0.95 if args.ci_level is None else args.ci_level
+    if not 0.5 <= level < 1:
+        raise InvalidInputError(f"--ci-level must be in [0.5, 1), got {level}")
+    text, _ = compare_samplers_text(load_cells(args.dir), args.dir, nfe=args.nfe, metrics=args.metric, level=level)
+    print(text)
     return 0
 
 
@@ -382,10 +405,16 @@ def cmd_report(args) -> int:
     out = _out_folder(args.out) if args.out else None
     from .runner.rebuild import refresh_results
 
-    note = refresh_results(args.dir)  # issue 13: a store filled by many workers
+    from .runner.intervals import load_cells
+
+    note = refresh_results(args.dir)  # a store filled by many workers
     if note:
         print(note)
-    res = build_report(args.dir, published=args.published, out=out, model_map=parse_model_map(args.map))
+    try:  # the cell records' bootstrap replicates, for the paired comparisons
+        cells = load_cells(args.dir)
+    except InvalidInputError:
+        cells = None
+    res = build_report(args.dir, published=args.published, out=out, model_map=parse_model_map(args.map), cells=cells)
     comp = res["comparison"]
     print(f"wrote {res['md']}, {res['html']} ({len(res['figures'])} figures; comparison: {len(comp.matched)} matched, "
           f"{len(comp.measured_only)} measured only, {len(comp.published_only)} published only)")
@@ -463,7 +492,21 @@ def build_parser() -> argparse.ArgumentParser:
                      help="exit when only cells claimed by other workers are left (the last worker writes the table)")
     run.add_argument("--claim-timeout", type=float, default=None, metavar="S",
                      help="take over a cell claimed by a worker whose heartbeat stopped S seconds ago (default 600)")
+    run.add_argument("--no-intervals", action="store_true",
+                     help="no error bars (bootstrap intervals and replicate vectors are on by default)")
+    run.add_argument("--bootstrap", type=int, default=None, metavar="B",
+                     help="bootstrap replicates per metric (default 1000 for means and W2, 100 for Fréchet distances)")
+    run.add_argument("--ci-level", type=float, default=None, help="confidence level of the intervals (default 0.95)")
     run.set_defaults(func=cmd_run)
+
+    cs = sub.add_parser("compare-samplers",
+                        help="rank samplers per model and NFE with paired bootstrap tests (groups of indistinguishable ones)")
+    cs.add_argument("dir", help="output folder of a suite run (its cells/ hold the bootstrap replicates)")
+    cs.add_argument("--nfe", type=int, default=None, help="only this NFE (default: every NFE)")
+    cs.add_argument("--metric", action="append", default=None, help="metric(s) to rank by (repeatable; default: all "
+                                                                    "with replicates)")
+    cs.add_argument("--ci-level", type=float, default=None, help="confidence level (default 0.95)")
+    cs.set_defaults(func=cmd_compare_samplers)
 
     tr = sub.add_parser("train", parents=[runp, ckpt], help="train (or load from cache) a model rfbench trains itself")
     tr.add_argument("model", help="model name (rfbench list models)")
@@ -508,7 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("dir", help="output folder of a suite run (holds results.csv)")
     rep.set_defaults(func=cmd_report)
 
-    from .launch import add_parser as add_launch_parser  # issue 13: rfbench launch {slurm,local}
+    from .launch import add_parser as add_launch_parser  # rfbench launch {slurm,local}
 
     add_launch_parser(sub, run)
     return p

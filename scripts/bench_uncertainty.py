@@ -3,6 +3,7 @@
     python scripts/bench_uncertainty.py [--quick] [--device cuda] [--n2d 1000 2000] [--b-exact 200]
                                         [--fid-n 10000 50000] [--fid-B 100] [--fid-inf-B 2]
                                         [--digits-warm-s S --digits-cells C]
+    python scripts/bench_uncertainty.py --digits-run [--digits-samplers euler,heun,...] [--digits-off]
 
 * a digits-sized cell: 128 samples; three per-sample means (ref_rmse, psnr, lpips) with B = 1000;
   fd_digits with d = the digits classifier's feature dimension (synthetic ReLU features, 360
@@ -15,6 +16,10 @@
 * FID-size statistics (n = 10,000 and 50,000): a per-sample mean over all n samples (B = 1000);
   n synthetic 2048-d features in 50 blocks, B replicates of the Fréchet distance (one 2048 x 2048
   eigendecomposition each) and --fid-inf-B bootstrap fits of FD_inf (15 distances per fit).
+
+* ``--digits-run``: the wired cost in the product: a digits sweep (the suite's cell size and NFE
+  list); prints the seconds spent in the interval step (each row's ``intervals_s``) as a share of
+  the cells' time and of the run's wall time (target < 10 %).
 
 Both wall-clock and process CPU seconds are printed (the CPU figure is less sensitive to other
 jobs on a shared machine), with the load average before and after. Each timed call follows an
@@ -159,6 +164,49 @@ def fid_size(args) -> None:
         del boot, acc
 
 
+def digits_run(args) -> None:
+    """The wired cost: a digits sweep at the suite's cell size (128 samples, its 8 NFE values) with
+    error bars on; every cell's ``intervals_s`` (the interval step) against its ``cell_seconds`` and
+    against the run's wall time. The first cell builds the caches (training, the reference) when
+    they are cold and is left out of the per-cell share. The model is the smoke configuration's 1-rf
+    (30 training steps): a cell's cost is the U-Net's, which does not depend on training; LPIPS is
+    timed only where AlexNet's weights are installed (without it a cell is cheaper, so the share
+    printed is then an upper bound). ``--digits-off`` repeats the sweep with error bars off."""
+    import tempfile
+
+    from rfbench.runner import run_suite
+    from rfbench.runner.intervals import DEFAULT_SETTINGS, OFF
+
+    samplers = args.digits_samplers.split(",")
+    kw = dict(smoke=True, n_samples=128, nfe=[1, 2, 3, 4, 6, 8, 12, 16], samplers=samplers, progress=False,
+              force=True)
+    print(f"digits sweep: {len(samplers)} samplers x 8 NFE, 128 samples per cell (smoke 1-rf), error bars "
+          f"B={DEFAULT_SETTINGS.B} (means), B={DEFAULT_SETTINGS.B_frechet} (fd_digits)")
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = [("on", DEFAULT_SETTINGS)] + ([("off", OFF)] if args.digits_off else [])
+        walls = {}
+        for name, setting in runs:
+            with Clock() as c:
+                res = run_suite("digits", out=f"{tmp}/{name}", intervals=setting, **kw)
+            walls[name] = c.wall
+            line(f"run, error bars {name} ({len(res['frame'])} cells)", c)
+            if name != "on":
+                continue
+            df = res["frame"]
+            first = df["cell_seconds"].idxmax()
+            rest = df.drop(index=first)
+            spent, cells = float(rest["intervals_s"].sum()), float(rest["cell_seconds"].sum())
+            print(f"  interval step per cell: median {df['intervals_s'].median():.3f} s, max "
+                  f"{df['intervals_s'].max():.3f} s")
+            print(f"  {len(rest)} cells (the slowest, {df['cell_seconds'][first]:.1f} s, left out: it may have built "
+                  f"the caches): intervals {spent:.2f} s of {cells:.1f} s cell time = {100 * spent / cells:.1f} % "
+                  f"(target < 10 %)")
+            print(f"  all cells: {float(df['intervals_s'].sum()):.2f} s of the run's {c.wall:.1f} s wall = "
+                  f"{100 * float(df['intervals_s'].sum()) / c.wall:.1f} %")
+        if "off" in walls:
+            print(f"  wall on vs off: {walls['on']:.1f} s vs {walls['off']:.1f} s (noisy on a shared machine)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="B=20 for exact W2/SW2, FID at n=10000 with B=5")
@@ -170,7 +218,16 @@ def main() -> None:
     ap.add_argument("--fid-inf-B", type=int, default=2, help="FD_inf bootstrap replicates timed (0: skip)")
     ap.add_argument("--digits-warm-s", type=float, default=None, help="a measured warm time of the digits suite (s)")
     ap.add_argument("--digits-cells", type=int, default=None, help="the number of cells of that run")
+    ap.add_argument("--digits-run", action="store_true", help="only the wired cost: digits sweeps with error bars on/off")
+    ap.add_argument("--digits-samplers", default="euler,heun,dpm-solver++-2m",
+                    help="samplers of --digits-run")
+    ap.add_argument("--digits-off", action="store_true", help="--digits-run: also the sweep with error bars off")
     args = ap.parse_args()
+    if args.digits_run:
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}")
+        digits_run(args)
+        print(f"load average at the end {os.getloadavg()[0]:.1f}")
+        return
     args.fid_n = args.fid_n if args.fid_n is not None else ([10_000] if args.quick else [10_000, 50_000])
     args.fid_B = args.fid_B or (5 if args.quick else 100)
     args.b_exact = args.b_exact or (20 if args.quick else 200)

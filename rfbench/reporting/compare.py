@@ -24,12 +24,14 @@ from ..errors import InvalidInputError
 from ..metrics.registry import LATENCY_METRIC, METRICS, published_keys
 from .format import fmt
 from .names import dataset_key, fid_impl_class, model_key, sampler_key
+from .fd_inf_compare import EXTRAPOLATION_COLUMNS, extrapolation_columns, use_extrapolation
 from .published import INCEPTION_METRICS, LATENCY_METRICS, NFE_COUNTING, load_published
 
 REQUIRED_RESULT_COLUMNS = ("model", "sampler", "nfe", "nfe_measured", "status")
 # columns that must hold numbers where they are filled (an empty cell is a missing value)
 NUMERIC_RESULT_COLUMNS = ("nfe", "nfe_measured", "seed", "n_samples", "fid_n_samples",
-                          *(n for n in METRICS if METRICS.get(n).kind != "published" and n != "nfe_measured"))
+                          *(n for n in METRICS if METRICS.get(n).kind != "published" and n != "nfe_measured"),
+                          "fid_inf", "fid_inf_slope", "fid_inf_n")
 RFBENCH_GRIDS = {"uniform", "karras", "logsnr", "time-quadratic"}
 
 
@@ -136,7 +138,8 @@ def measured_rows(results: pd.DataFrame, model_map: dict[str, tuple[str, str]] |
             out.append({**base, "metric": key, "value": float(vals.mean()), "n_seeds": int(len(vals)),
                         "fid_impl": fid_impl_class(first.get("fid_impl")) if key in INCEPTION_METRICS else "n/a",
                         "reference_set": _text(first.get("fid_ref")) if key == "fid" else "n/a",
-                        "n_samples": _text(int(g[n_col].dropna().iloc[0])) if n_col else ""})
+                        "n_samples": _text(int(g[n_col].dropna().iloc[0])) if n_col else "",
+                        **extrapolation_columns(g, col)})  # FID_inf (reporting/fd_inf_compare.py)
         if "wall_clock_s" in g.columns and "n_samples" in g.columns:
             sel = g[g["wall_clock_s"].notna() & g["n_samples"].notna()]
             if len(sel):
@@ -146,7 +149,7 @@ def measured_rows(results: pd.DataFrame, model_map: dict[str, tuple[str, str]] |
                             "n_samples": _text(int(sel["n_samples"].iloc[0]))})
     cols = ["model", "data", "sampler", "grid", "nfe", "nfe_measured", "adaptive", "family", "variant", "map_rule",
             "dataset", "conditioning", "resolution", "device_name", "guidance", "metric", "value", "n_seeds",
-            "fid_impl", "reference_set", "n_samples"]
+            "fid_impl", "reference_set", "n_samples"] + list(EXTRAPOLATION_COLUMNS)
     frame = pd.DataFrame(out, columns=cols)
     frame["nfe"] = frame["nfe"].astype("Int64")
     return frame
@@ -290,6 +293,7 @@ def compare(results: pd.DataFrame, published: pd.DataFrame | None = None, *,
             used.add(p["id"])
             flags = protocol_flags(m, p)
             pv, mv = p["value_num"], m["value"]
+            mv = use_extrapolation(m, p, mv, flags)  # FID extrapolated to the published sample count
             matched.append({
                 "model": m["model"], "data": m["data"], "sampler": m["sampler"], "grid": m["grid"],
                 "nfe": m["nfe"], "nfe_measured": m["nfe_measured"], "nfe_published": p["nfe"],

@@ -13,6 +13,7 @@ import pandas as pd
 from ..metrics import registry
 from .compare import normalise_results
 from .names import dataset_key, model_key
+from .paired import error_band
 
 
 def _plt():
@@ -139,7 +140,9 @@ def published_points(published: pd.DataFrame | None, model: str, data: str, metr
 def metric_vs_nfe(df: pd.DataFrame, metric: str, path: Path, *, title: str = "",
                   published: pd.DataFrame | None = None, model_map: dict | None = None) -> tuple[Path, int] | None:
     """One panel per (model, data): metric vs counted NFE (log x; log y over a decade or more), one
-    line per sampler (mean over seeds; adaptive samplers as a dashed level: their NFE is an outcome).
+    line per sampler (mean over seeds; adaptive samplers as a dashed level: their NFE is an outcome),
+    with a band for the 95% interval where the rows carry one (one seed: the bootstrap interval;
+    several: the t-interval across seeds).
     For w2, the held-out noise floor ``w2_floor`` as a dotted line. Published values for the same
     model, dataset and metric are overlaid as black stars labelled with the paper's sampler. Returns
     (path, number of published points drawn) or None when no row has the metric."""
@@ -166,6 +169,13 @@ def metric_vs_nfe(df: pd.DataFrame, metric: str, path: Path, *, title: str = "",
                 ms, lw = style.pop("ms"), style.pop("lw")
                 sns.lineplot(x=list(pts.index), y=list(pts.values), ax=ax, legend=False, markersize=ms,
                              linewidth=lw if len(pts) > 1 else 0, **style)
+            band = error_band(s[s["nfe"].notna()], metric)  # 95% intervals as a band / error bars
+            if band is not None and not s["nfe"].isna().all():
+                if len(band) > 1:
+                    ax.fill_between(band.index, band["lo"], band["hi"], color=colors[sampler], alpha=0.15, lw=0)
+                else:
+                    ax.errorbar(band.index, pts.reindex(band.index), yerr=[pts.reindex(band.index) - band["lo"],
+                                band["hi"] - pts.reindex(band.index)], fmt="none", ecolor=colors[sampler], capsize=3)
         if metric == "w2" and "w2_floor" in g and g["w2_floor"].notna().any():
             ax.axhline(float(g["w2_floor"].dropna().iloc[0]), color="black", ls=":", lw=1,
                        label="w2_floor (held-out vs held-out)")

@@ -21,6 +21,7 @@ from ..cache import atomic_write_text
 from .compare import compare, comparison_blocks, load_results
 from .convergence import ORDER_TOL, convergence_table
 from .figures import metric_vs_nfe, pareto, pareto_metrics, vs_nfe_metrics
+from .paired import report_blocks
 from .published import load_published
 from .render import Bullets, Heading, Image, Para, Table, blocks_to_html, blocks_to_markdown
 from .tables import ENV_COLUMNS, results_blocks
@@ -174,10 +175,12 @@ def _timing_sanity(df: pd.DataFrame) -> str:
 
 
 def build_report(run_dir: str | Path, *, published: str | Path | None = None, out: str | Path | None = None,
-                 model_map: dict[str, tuple[str, str]] | None = None) -> dict:
+                 model_map: dict[str, tuple[str, str]] | None = None, cells: list[dict] | None = None) -> dict:
     """Write ``report.md``, ``report.html`` and figures under ``report/`` for the run in ``run_dir``.
 
-    ``out`` (default: ``run_dir``) receives the files. Returns their paths and the comparison.
+    ``out`` (default: ``run_dir``) receives the files. ``cells``: the run's cell records with their
+    bootstrap replicates (:func:`rfbench.runner.intervals.load_cells`), for the paired comparisons.
+    Returns their paths and the comparison.
     """
     df, results_path = load_results(run_dir)
     run_dir = results_path.parent
@@ -208,6 +211,8 @@ def build_report(run_dir: str | Path, *, published: str | Path | None = None, ou
             path, n_pub = res
             figures.append(path)
             cap = f"{metric} against counted NFE (log axis), one panel per model, mean over seeds"
+            if f"{metric}_lo" in df:
+                cap += "; shaded: 95% interval (bootstrap; t across seeds when several)"
             cap += (f"; {n_pub} published value(s) overlaid as stars" if n_pub else
                     "; no published value exists for these models, datasets and metric")
             fig_blocks.append(Image(f"report/{path.name}", cap))
@@ -226,6 +231,7 @@ def build_report(run_dir: str | Path, *, published: str | Path | None = None, ou
         fig_blocks.append(Para("No plottable metric in this run."))
 
     blocks += [Heading(2, "Results")] + results_blocks(df, level=3)
+    blocks += report_blocks(df, cells)  # intervals, across seeds, paired rankings (reporting/paired.py)
     blocks += fig_blocks
     blocks += _sample_blocks(df, run_dir, out_dir)
     comp = compare(df, pub, model_map=model_map)

@@ -4,11 +4,14 @@ results.md and the report both show. Which metrics are columns is the metric reg
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from ..metrics import registry
+from ..metrics.uncertainty import t_interval
 from .compare import normalise_results
 from .format import fmt
 from .render import Bullets, Heading, Para, Table
@@ -49,9 +52,30 @@ def environment_line(df: pd.DataFrame) -> str:
     return ", ".join(f"{c}={df[c].iloc[0]}" for c in cols) if cols and len(df) else ""
 
 
+INTERVAL_WORDS = {"cell": "the cell's bootstrap interval over its samples (level and method in the row's "
+                          "`<metric>_ci`)",
+                  "seeds": "with several seeds, the 95% t-interval of the mean across seeds"}
+
+
+def value_interval(rows: pd.DataFrame, metric: str) -> tuple[float, float, str | None]:
+    """The interval shown next to the mean of ``metric`` over ``rows`` (one sampler and NFE): across
+    seeds (a t-interval) when several rows have a value, else the one row's own ``<metric>_lo/_hi``;
+    (lo, hi, "seeds" | "cell") or (nan, nan, None)."""
+    vals = pd.to_numeric(rows[metric], errors="coerce").dropna() if metric in rows else pd.Series(dtype=float)
+    if len(vals) >= 2:
+        iv = t_interval(vals.to_numpy(np.float64))
+        return iv.lo, iv.hi, "seeds"
+    lo_c, hi_c = f"{metric}_lo", f"{metric}_hi"
+    if len(vals) == 1 and lo_c in rows and hi_c in rows:
+        r = rows.loc[vals.index[0]]
+        if pd.notna(r[lo_c]) and pd.notna(r[hi_c]):
+            return float(r[lo_c]), float(r[hi_c]), "cell"
+    return math.nan, math.nan, None
+
+
 def results_blocks(df: pd.DataFrame, *, level: int = 2) -> list:
     """Per (model, data), a heading at ``level``: the model's properties, a sampler x NFE table of the
-    table metrics (mean over seeds), the notes recorded with its rows; then the failed and
+    table metrics (mean over seeds, with its interval where there is one), the notes recorded with its rows; then the failed and
     not-applicable cells with their reasons."""
     df = normalise_results(df)
     metrics = table_metrics(df)
@@ -67,14 +91,19 @@ def results_blocks(df: pd.DataFrame, *, level: int = 2) -> list:
         if ok.empty:
             b.append(Para("No successful cell."))
             continue
-        rows = []
+        rows, shown = [], set()
         for (sampler, nfe), c in ok.groupby(["sampler", ok["nfe"].fillna(-1)], sort=False):
             row = [sampler, "adaptive" if nfe < 0 else str(int(nfe))]
-            row += [fmt(float(c[m].mean()), m) for m in metrics]
+            for m in metrics:
+                lo, hi, how = value_interval(c, m)
+                row.append(fmt(float(c[m].mean()), m) + (f" [{fmt(lo, m)}, {fmt(hi, m)}]" if how else ""))
+                shown |= {how} if how else set()
             if "seed" in c and c["seed"].nunique() > 1:
                 row[0] += f" ({c['seed'].nunique()} seeds)"
             rows.append(row)
         b.append(Table(["sampler", "NFE"] + metrics, rows))
+        if shown:
+            b.append(Para("[lo, hi]: " + "; ".join(sorted(INTERVAL_WORDS[h] for h in shown)) + "."))
         notes = [str(n) for n in ok["notes"].dropna().unique() if str(n).strip()] if "notes" in ok else []
         if notes:
             b.append(Para("Notes recorded with these rows (metrics not computed or not reported, and why):"))
@@ -87,4 +116,4 @@ def results_blocks(df: pd.DataFrame, *, level: int = 2) -> list:
     return b
 
 
-__all__ = ["ENV_COLUMNS", "RESULT_COLUMNS", "environment_line", "results_blocks", "results_frame", "table_metrics"]
+__all__ = ["ENV_COLUMNS", "RESULT_COLUMNS", "environment_line", "results_blocks", "results_frame", "table_metrics", "value_interval"]

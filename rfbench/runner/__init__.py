@@ -19,7 +19,8 @@ def run_suite(suite: Suite | str, *, quick: bool = False, smoke: bool = False, d
               out: str | Path | None = None, nfe: list[int] | None = None, models: list[str] | None = None,
               samplers: list[str] | None = None, seeds: list[int] | None = None, n_samples: int | None = None,
               force: bool = False, progress: bool = True, options: dict | None = None,
-              shard: tuple[int, int] | None = None, claim_timeout: float | None = None, wait: bool = True) -> dict:
+              shard: tuple[int, int] | None = None, claim_timeout: float | None = None, wait: bool = True,
+              intervals=None) -> dict:
     """Run ``suite`` (a :class:`Suite` or a registered suite's name) and write results.csv, results.md
     and plots to ``out``.
 
@@ -28,7 +29,11 @@ def run_suite(suite: Suite | str, *, quick: bool = False, smoke: bool = False, d
     ``device`` None means the suite's default device; ``options`` override the suite's options.
     Raises SuiteSkipped (one-line reason) when the suite cannot run here. Several processes may run
     the same suite into the same ``out`` (``shard``: a fixed partition; see rfbench.runner.workers).
+    ``intervals``: an :class:`~rfbench.runner.intervals.IntervalSettings` (None: the defaults; error
+    bars on).
     """
+    from .intervals import DEFAULT_SETTINGS
+
     if isinstance(suite, str):  # rfbench.run_suite and the CLI import rfbench.suites, which registers them
         suite = get_suite(suite)
     name = suite.name
@@ -38,7 +43,7 @@ def run_suite(suite: Suite | str, *, quick: bool = False, smoke: bool = False, d
     suite = suite.prepared(device)
     out_dir = Path(out) if out is not None else default_out_dir(name)
     rows, summary = sweep(suite, out_dir, device=device, force=force, progress=progress, shard=shard,
-                          claim_timeout=claim_timeout, wait=wait)
+                          claim_timeout=claim_timeout, wait=wait, intervals=intervals or DEFAULT_SETTINGS)
     # only a worker that sees every cell recorded writes the table (rfbench.runner.workers)
     result = write_outputs(rows, out_dir, suite.name, summary, metrics=suite.metrics, facts=suite.facts()) \
         if summary.get("write", True) else {"csv": None, "md": None, "plots": [], "frame": None}

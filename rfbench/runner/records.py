@@ -37,7 +37,7 @@ class CellStore:
         except OSError as exc:
             raise ResourceError(f"output folder {self.dir} cannot be created ({exc.strerror or exc})") from None
         clean_stale_temps(self.dir)
-        self.worker_meta: dict | None = None  # issue 13: who computed the cell (rfbench.runner.workers)
+        self.worker_meta: dict | None = None  # who computed the cell (rfbench.runner.workers)
 
     def path(self, key: str) -> Path:
         readable = _UNSAFE.sub("_", key.replace("|", "-"))[:150]
@@ -80,16 +80,23 @@ class CellStore:
             return rec
         return None
 
-    def save(self, key: str, cfg_hash: str | None, code: str, row: dict) -> None:
-        body = json.loads(json.dumps({"format": FORMAT, "cell": key, "config_hash": cfg_hash, "code_hash": code,
-                                      "row": row}, default=_jsonable))  # as it will be read back
+    def save(self, key: str, cfg_hash: str | None, code: str, row: dict, replicates: dict | None = None) -> None:
+        body = {"format": FORMAT, "cell": key, "config_hash": cfg_hash, "code_hash": code, "row": row}
+        if replicates:  # bootstrap replicate vectors per metric (runner/intervals.py encodes them)
+            body["replicates"] = replicates
         if self.worker_meta:
-            body["worker"] = json.loads(json.dumps(self.worker_meta, default=_jsonable))
+            body["worker"] = self.worker_meta
+        body = json.loads(json.dumps(body, default=_jsonable))  # as it will be read back
         body["sha256"] = _checksum(body)
         atomic_write_text(self.path(key), json.dumps(body, indent=1))
         legacy = self.dir / f"{key.replace('|', '-')}.json"  # format 1's name for this cell
         if legacy.name != self.path(key).name and legacy.is_file():
             legacy.unlink()
+
+    def records(self) -> list[dict]:
+        """All verified records, ordered by cell key (compare-samplers reads their replicates)."""
+        recs = [self._read(p) for p in sorted(self.dir.glob("*.json"))]
+        return sorted((r for r in recs if r is not None), key=lambda r: str(r.get("cell")))
 
     def rows(self, keys: list[str] | None = None) -> list[dict]:
         """Rows of the verified records (of ``keys``, or all of them, ordered by cell id)."""

@@ -26,6 +26,7 @@ from . import cell_metrics  # noqa: F401  (registers the per-cell metrics run_ce
 from .environment import code_hash, environment
 from .distributed import split_sample
 from .hooks import ARTIFACTS, CELL_METRICS, add_note
+from .intervals import DEFAULT_SETTINGS, IntervalSettings, add_cell_intervals, split_row
 from .records import CellStore, cell_config_hash
 from .suite import Cell, ModelSpec, Suite
 
@@ -55,8 +56,10 @@ class SweepContext:
     """Per-process memo of models, noise, references and data for one configured suite."""
 
     def __init__(self, suite: Suite, *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
-                 progress: bool = True, out_dir: str | Path | None = None):
+                 progress: bool = True, out_dir: str | Path | None = None,
+                 intervals: IntervalSettings = DEFAULT_SETTINGS):
         self.suite = suite
+        self.intervals = intervals  # bootstrap settings of the error bars (runner/intervals.py)
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.memo: dict = {}  # for hooks: per-process state (feature extractors, reference statistics)
         self.device = parse_device(device)
@@ -170,7 +173,7 @@ def run_cell(ctx: SweepContext, cell: Cell) -> dict[str, Any]:
         options = dict(suite.sampler_options.get(cell.sampler, {}))
         noise = ctx.noise(cell.model, cell.seed).to(device=ctx.device, dtype=ctx.dtype)
 
-        def draw():  # issue 13: under torchrun the samples are split by index over the ranks
+        def draw():  # under torchrun the samples are split by index over the ranks
             return split_sample(model, spec, cell.nfe, noise=noise, batch_size=suite.batch_size, **options)
 
         start = time.perf_counter()
@@ -191,6 +194,7 @@ def run_cell(ctx: SweepContext, cell: Cell) -> dict[str, Any]:
         metrics = sorted(suite.metrics, key=lambda name: METRICS.get(name).stage)
         for name in [m for m in metrics if METRICS.get(m).stage < TIMING]:
             CELL_METRICS.get(name)(ctx, cell, result, row)
+        add_cell_intervals(ctx, cell, result, row)  # <metric>_lo/_hi/_ci, and replicates for the record
         for name in suite.artifacts:
             ARTIFACTS.get(name)(ctx, cell, result, row)
         for name in [m for m in metrics if METRICS.get(m).stage >= TIMING]:
@@ -233,6 +237,8 @@ def cell_hash(cell: Cell, ctx: SweepContext) -> tuple[str | None, str | None]:
             return None, f"{kind} {name!r}: {why}"
     try:
         settings = canonical(ctx.suite.settings())
+        if ctx.intervals.enabled:  # the error bars' settings change the stored numbers
+            settings["intervals"] = ctx.intervals.to_dict()
         cell_dict = {"suite": cell.suite, "model": canonical(cell.model.as_dict()), "sampler": cell.sampler,
                      "nfe": cell.nfe, "seed": cell.seed, "model_identity": model_id, "sampler_identity": sampler_id,
                      "code": code}
@@ -268,8 +274,9 @@ def execute_cell(ctx: SweepContext, store: CellStore, cell: Cell, *, force: bool
     if why and "not cached:" not in (row.get("notes") or ""):  # once per row (the reference may have said it)
         add_note(row, f"not cached: {why}")
     row["cell_seconds"] = time.perf_counter() - start
+    row, replicates = split_row(row)  # replicate vectors go into the record, not the row
     try:
-        store.save(cell.key, h, code, row)
+        store.save(cell.key, h, code, row, replicates=replicates)
     except OSError as exc:
         raise ResourceError(_stopped(cell, resource_cause(exc))) from exc
     return row, True
@@ -282,7 +289,8 @@ def _stopped(cell: Cell, cause: str) -> str:
 
 def sweep(suite: Suite, out_dir: str | Path, *, device: str = "cpu", force: bool = False,
           progress: bool = True, shard: tuple[int, int] | None = None,
-          claim_timeout: float | None = None, wait: bool = True) -> tuple[list[dict], dict]:
+          claim_timeout: float | None = None, wait: bool = True,
+          intervals: IntervalSettings = DEFAULT_SETTINGS) -> tuple[list[dict], dict]:
     """Run every cell of a configured suite (or this worker's share of them, see
     :mod:`rfbench.runner.workers`); returns (rows in cell order, summary counts).
 
@@ -290,9 +298,9 @@ def sweep(suite: Suite, out_dir: str | Path, *, device: str = "cpu", force: bool
     :class:`~rfbench.errors.ResourceError` (full disk, out of memory, ...) stops the sweep: the cells
     finished so far keep their records, the one it hit gets none."""
     cache.check_usable()
-    ctx = SweepContext(suite, device=device, progress=progress, out_dir=out_dir)
+    ctx = SweepContext(suite, device=device, progress=progress, out_dir=out_dir, intervals=intervals)
     store = CellStore(out_dir)
-    # issue 13: claims let many workers (processes, shards, torchrun ranks) share the store
+    # claims let many workers (processes, shards, torchrun ranks) share the store
     from .workers import run_cells
 
     return run_cells(ctx, store, suite.cells(), execute_cell, cell_hash, force=force, shard=shard,

@@ -20,6 +20,9 @@ prc, prc_n, prc_k precision/recall on/off, samples per side, neighbourhood k (to
 lpips_weights     AlexNet trunk file ("" -> $RFBENCH_ALEXNET_WEIGHTS -> torchvision's hub cache)
 lpips_n           samples compared with the reference for LPIPS (0: all of the cell's samples)
 lpips_resize      LPIPS input size (bilinear); 0 keeps the native size
+fid_B, fid_blocks bootstrap replicates of FID (0: no interval) over fid_blocks blocks of the fid_n samples
+fd_inf            FID_inf / fd_digits_inf: FD at several subsample sizes extrapolated to N = inf
+fd_inf_n, fd_inf_B  samples for fd_digits_inf (fresh noise), bootstrap fits for the FD_inf intervals
 ================  ==================================================================================
 
 A metric that cannot be computed leaves its column empty and adds the reason to ``notes``.
@@ -34,11 +37,14 @@ import torch
 
 from ...errors import InvalidInputError, RFBenchError
 from ..hooks import add_note, register_cell_metric
+from ..intervals import stash
+from .image_uncertainty import FD_INF_DEFAULTS, fd_digits_inf, fid_blocks, fid_uncertainty
 
 DEFAULTS: dict[str, Any] = {
     "standin": False, "fid_weights": "", "fid_ref": "cifar10-train", "fid_ref_n": 0, "fid_n": 50_000,
     "fid_batch": 1000, "inception_batch": 200, "prc": True, "prc_n": 10_000, "prc_k": 3,
     "lpips_weights": "", "lpips_n": 0, "lpips_resize": 224,
+    **FD_INF_DEFAULTS,  # fid_B, fid_blocks, fd_inf, fd_inf_n, fd_inf_B (cell_metrics/image_uncertainty.py)
 }
 NOISE_BLOCK = 500  # FID noise is drawn per block of this many samples, so it is independent of fid_batch
 
@@ -85,9 +91,11 @@ def lpips_metric(ctx, cell, result, row) -> None:
     ref = ctx.reference(cell.model, cell.seed)["x_end"]
     n = int(opt(ctx, "lpips_n")) or len(result.x)
     x, r = result.x[:n], ref[:n]
-    value = float(lp(x, r).mean())
+    per_pair = lp(x, r)
+    value = float(per_pair.mean())
     row.update(lpips_net="alex", lpips_weights_sha256=lp.trunk.sha256, lpips_lin_sha256=lp.lin_sha256,
                lpips_n=len(x), lpips_resize_rule=lp.resize_rule(tuple(x.shape)))
+    stash(ctx, cell, "lpips" if lp.trunk.verified else "lpips_unverified", per_pair)
     if lp.trunk.verified:
         row["lpips"] = value
     else:
@@ -177,13 +185,17 @@ def fid_metric(ctx, cell, result, row) -> None:
     start = time.perf_counter()
     from ...parallel import active
 
-    if active():  # issue 13: under torchrun each rank draws its block of the FID samples
+    if active():  # under torchrun each rank draws its block of the FID samples
         from .fid_split import fid_stats
 
+        if fid_blocks(ctx, ext, n) is not None:
+            add_note(row, "fid interval and FID_inf not computed: the FID samples were split over torchrun ranks")
+        blocks = None
         stats, gen_feats = fid_stats(ctx, cell, ext, n, batch, keep=prc_n, shift=ref_stats.mu,
                                      block_size=NOISE_BLOCK, seed_of=fid_noise_seed)
     else:
-        stats, gen_feats = image_stats(ext, fid_images(ctx, cell, n, batch), keep=prc_n, total=n,
+        blocks = fid_blocks(ctx, ext, n)  # block statistics for FID's error bars and FID_inf
+        stats, gen_feats = image_stats(blocks or ext, fid_images(ctx, cell, n, batch), keep=prc_n, total=n,
                                        progress=ctx.progress, desc=f"FID samples {cell.id}")
     value = frechet_distance(stats, ref_stats)
     row.update(fid_protocol(ext, ref_info, n, tuple(result.x.shape)))
@@ -195,6 +207,8 @@ def fid_metric(ctx, cell, result, row) -> None:
         row["fd_unverified_extractor"] = ext.weights.label
         add_note(row, "fid not reported: the Inception weights are not the published torch-fidelity file "
                       f"(sha256 {ext.weights.sha256[:16]}); value in fd_unverified")
+    if blocks is not None:
+        fid_uncertainty(ctx, cell, row, blocks, ref_stats, "fid" if verified else "fd_unverified")
     if prc_n and ref_feats is not None:
         k = int(opt(ctx, "prc_k"))
         m = min(len(gen_feats), len(ref_feats))
@@ -235,6 +249,10 @@ def fd_digits_metric(ctx, cell, result, row) -> None:
         add_note(row, f"fd_digits not computed: {value}")
         return
     clf, ref = value
-    row["fd_digits"] = frechet_distance(stats_from_features(clf.features(result.x)), ref)
+    feats = clf.features(result.x)
+    row["fd_digits"] = frechet_distance(stats_from_features(feats), ref)
+    stash(ctx, cell, "fd_digits", (feats, ref))
+    if opt(ctx, "fd_inf"):  # FD_inf on fd_inf_n further samples
+        fd_digits_inf(ctx, cell, row, clf, ref, fid_noise)
     row.update(fd_digits_extractor=clf.id, fd_digits_ref=f"digits-{REFERENCE_SPLIT}", fd_digits_ref_n=ref.n,
                fd_digits_n_samples=len(result.x), digits_classifier_acc=clf.test_acc)

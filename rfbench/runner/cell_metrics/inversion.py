@@ -14,10 +14,11 @@ with a note.
 
 from __future__ import annotations
 
-from ...metrics import ref_rmse
+from ...metrics import per_sample_rmse, ref_rmse
 from ...samplers import sample
 from ...samplers.rf_solver import INVERTIBLE, invert
 from ..hooks import add_note, register_cell_metric
+from ..intervals import stash
 
 @register_cell_metric("inversion_rmse")
 def inversion_metric(ctx, cell, result, row) -> None:
@@ -33,3 +34,5 @@ def inversion_metric(ctx, cell, result, row) -> None:
     row["inversion_rmse"] = ref_rmse(back.x, result.noise)
     again = sample(model, cell.sampler, cell.nfe, noise=back.x, grid=result.grid, grid_options=grid_options)
     row["reconstruction_rmse"] = ref_rmse(again.x, result.x)
+    stash(ctx, cell, "inversion_rmse", per_sample_rmse(back.x, result.noise))
+    stash(ctx, cell, "reconstruction_rmse", per_sample_rmse(again.x, result.x))
