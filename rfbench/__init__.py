@@ -21,6 +21,8 @@ except _metadata.PackageNotFoundError:  # running from a source tree without ins
     __version__ = "0.0.0+unknown"
 
 from . import models, samplers  # noqa: E402
+from . import plugins  # noqa: E402  (module:attr references and entry points in name lookups)
+from .plugins import define_suite  # noqa: E402
 from .errors import RFBenchError  # noqa: E402
 from .samplers import SampleResult, reference_solution, sample  # noqa: E402
 
