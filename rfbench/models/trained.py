@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
+from .. import progress as _progress
 
 from .. import cache
 from ..data import get_dataset
@@ -232,7 +232,8 @@ def solve_pairs(model: FlowModel, spec: dict, *, progress: bool = True, device: 
     ends, nfes = [], []
     start = time.perf_counter()
     chunks = noise.split(spec["chunk"])
-    bar = tqdm(chunks, desc=f"pairs of {model.name}", unit="chunk", disable=None if progress else True, leave=False)
+    _progress.announce(f"reflow pairs of {model.name}: {spec['n']} dopri5 solves in {len(chunks)} chunks", show=progress)
+    bar = _progress.bar(chunks, desc=f"pairs of {model.name}", unit="chunk", disable=not progress, leave=False, estimate=True)
     for chunk in bar:
         sol = reference_solution(model, chunk.to(device), rtol=spec["rtol"], atol=spec["atol"], dtype=dtype)
         ends.append(sol.x_end.to("cpu", torch.float32))

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
-from .. import cache
+from .. import cache, progress as _progress
 from ..errors import InvalidInputError, NotApplicableError, ResourceError, RFBenchError, resource_cause
 from ..identity import CannotFingerprint, canonical, code_identity
 from ..metrics import midpoint_times, ref_rmse, sliced_w2, straightness_from_trajectory, time_callable, w2
@@ -117,6 +116,8 @@ class SweepContext:
             tol = self.suite.reference_tol
 
             def build() -> dict:
+                _progress.announce(f"reference solve for {spec.label}, seed {seed}: dopri5 at rtol {tol:g} in {ref_dtype} "
+                                   f"on {self.suite.n_samples} samples", show=self.progress)
                 noise = self.noise(spec, seed).to(self.device)
                 sol = reference_solution(model, noise, rtol=tol, atol=tol, dtype=ref_dtype, times=midpoint_times(model))
                 ref_model = model_in_dtype(model, ref_dtype)
@@ -323,7 +324,7 @@ def sweep(suite: Suite, out_dir: str | Path, *, device: str = "cpu", force: bool
     store = CellStore(out_dir)
     cells = suite.cells()
     rows, computed, failed = [], 0, 0
-    bar = tqdm(cells, desc=f"{suite.name}", unit="cell", disable=None if progress else True)
+    bar = _progress.bar(cells, desc=suite.name, unit="cell", disable=not progress)  # tqdm, or lines when piped
     try:
         for cell in bar:
             bar.set_postfix_str(cell.id[-48:], refresh=False)

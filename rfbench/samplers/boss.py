@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
+from .. import progress as _progress
 
 from .. import cache
 from ..errors import InvalidInputError, NotApplicableError
@@ -90,8 +90,8 @@ def euler_reference(model: FlowModel, x: torch.Tensor, ts: torch.Tensor, *, keep
     (K, M, ...); with ``keep``, only the states at those indices and no velocities."""
     times = ts.tolist()
     states, vels = [x], []
-    bar = tqdm(range(len(times) - 1), desc=f"BOSS reference ({model.name})", leave=False,
-               disable=None if progress else True)
+    bar = _progress.bar(range(len(times) - 1), desc=f"BOSS reference ({model.name})", unit="step", leave=False,
+                        disable=not progress, estimate=True)
     for j in bar:
         v = model.velocity(x, times[j])
         x = x + (times[j + 1] - times[j]) * v
@@ -176,6 +176,7 @@ def calibrate(model: FlowModel, *, K: int = 100, M: int = 100, calib_seed: int =
 
     def build() -> dict:
         start = time.perf_counter()
+        _progress.announce(f"BOSS calibration of {model.name}: {K} Euler steps on {M} paths", show=progress)
         ts = make_grid(base_grid, K, calib_model)
         noise = calib_model.sample_prior(M, seed=calib_seed, dtype=dtype, device=model_device(calib_model))
         states, vels = euler_reference(calib_model, noise, ts, progress=progress)

@@ -52,6 +52,7 @@ import torch
 from torch import nn
 
 from .. import cache
+from .. import progress as _progress
 from ..errors import InvalidInputError, NotApplicableError
 from ..models.base import FlowModel, NFECounter
 from ..models.checkpoints import load_state, make_checkpoint, validate_checkpoint
@@ -330,6 +331,7 @@ def train_refiner(model: FlowModel, cfg: RefinerConfig, *, progress: bool = True
     if model.data_shape is None:
         raise NotApplicableError(f"model {model.name!r} does not know its data shape, so no refiner can be built")
     start = time.perf_counter()
+    _progress.announce(f"FlowTurbo refiner for {model.name}: {cfg.n_pairs} teacher examples, then training", show=progress)
     device = model_device(model)
     teacher = model_in_dtype(model, torch.float32).eval()
     data = refiner_examples(teacher, cfg, device)
