@@ -7,6 +7,10 @@ Public surface:
 * ``rfbench.samplers``: the sampler registry, time grids, ``reference_solution``
 * ``rfbench.metrics``: ref_rmse, straightness, w2 / sliced W2, timing
 * ``rfbench.run_suite(name, ...)``: a standard sweep writing results.csv / results.md / plots
+* ``rfbench.define_suite(name, models=..., samplers=..., nfe=...)``: a suite of your own (pytest suite files)
+* ``rfbench.plugins``: your model / sampler as ``module.path:attr`` or an entry point (docs/own-model.md)
+* ``rfbench.data``, ``rfbench.suites``, ``rfbench.runner``, ``rfbench.reporting``, ``rfbench.progress``,
+  ``rfbench.errors``: importable as attributes (loaded on first use)
 
 Time convention: t = 1 is the noise (prior) end, t = 0 the data end (README, "Time convention").
 """
@@ -27,6 +31,23 @@ from .errors import RFBenchError  # noqa: E402
 from .samplers import SampleResult, reference_solution, sample  # noqa: E402
 
 
+# the other documented modules, imported on first use (rfbench.metrics.w2, rfbench.reporting.build_report):
+# reporting and the runner load pandas and matplotlib, which `import rfbench` should not pay for
+_LAZY_MODULES = ("cache", "data", "errors", "identity", "metrics", "progress", "reporting", "runner", "suites")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_MODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'rfbench' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_MODULES))
+
+
 def run_suite(name: str, **kwargs):
     """Run a registered suite (see :func:`rfbench.runner.run_suite`)."""
     from .runner import run_suite as _run
@@ -34,5 +55,5 @@ def run_suite(name: str, **kwargs):
     return _run(name, **kwargs)
 
 
-__all__ = ["RFBenchError", "SampleResult", "__version__", "models", "reference_solution", "run_suite",
-           "sample", "samplers"]
+__all__ = ["RFBenchError", "SampleResult", "__version__", "define_suite", "models", "plugins", "reference_solution",
+           "run_suite", "sample", "samplers"]

@@ -88,7 +88,7 @@ register_sampler(SamplerSpec(
 class ReferenceSolution:
     """The accurate ODE solution from given noise.
 
-    x_end: endpoint at t_min (shape of the noise, in ``dtype``); nfe: evaluations used;
+    x_end (also ``x``, as in SampleResult): endpoint at t_min (shape of the noise, in ``dtype``); nfe: evaluations used;
     times / states: the trajectory at ``times`` if requested ((T,), (T, *x.shape));
     notes: what limits its accuracy (a model computing in lower precision, non-finite endpoints).
     """
@@ -101,6 +101,11 @@ class ReferenceSolution:
     dtype: torch.dtype
     times: torch.Tensor | None = None
     states: torch.Tensor | None = None
+
+    @property
+    def x(self) -> torch.Tensor:
+        """The endpoint, as :class:`~rfbench.samplers.api.SampleResult` names its samples (= ``x_end``)."""
+        return self.x_end
     notes: str = ""
 
 
@@ -113,15 +118,18 @@ def model_in_dtype(model: FlowModel, dtype: torch.dtype) -> FlowModel:
 
 
 @torch.no_grad()
-def reference_solution(model: FlowModel, noise: torch.Tensor, *, rtol: float = REFERENCE_RTOL,
+def reference_solution(model: FlowModel | str, noise: torch.Tensor, *, rtol: float = REFERENCE_RTOL,
                        atol: float = REFERENCE_ATOL, dtype: torch.dtype = torch.float64,
                        times: torch.Tensor | None = None) -> ReferenceSolution:
     """Solve the model's ODE from ``noise`` to t_min with dopri5 at tight tolerances in ``dtype``.
 
     float64 by default (set ``dtype=torch.float32`` where the model does not allow float64, e.g.
     on some GPUs). ``times`` (decreasing, within [t_min, t_max]) additionally returns the
-    trajectory there, used for straightness.
+    trajectory there, used for straightness. ``model`` may be a registered name, as in ``rfbench.sample``.
     """
+    from .api import _resolve_model  # a name (or module:attr) -> the model, as rfbench.sample does
+
+    model = _resolve_model(model)
     ref_model = model_in_dtype(model, dtype)
     x = noise.to(dtype)
     end = _end(model)
