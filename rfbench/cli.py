@@ -260,8 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: the suite's, cpu for most)")
     run.add_argument("--out", default=None, help="output folder (default rfbench-out/SUITE)")
     run.add_argument("--nfe", type=_csv(int, "integer"), default=None, help="NFE list, e.g. 2,4,8")
-    run.add_argument("--models", type=_csv(str, "model name"), default=None, help="models (name or name@data)")
-    run.add_argument("--samplers", type=_csv(str, "sampler name"), default=None, help="samplers")
+    run.add_argument("--models", type=_csv(str, "model name"), default=None,
+                     help="models (name, name@data, or your module.path:factory, which is imported: docs/own-model.md)")
+    run.add_argument("--samplers", type=_csv(str, "sampler name"), default=None,
+                     help="samplers (names, or your module.path:function, which is imported)")
     run.add_argument("--seeds", type=_csv(int, "integer"), default=None, help="noise seeds, e.g. 0,1,2")
     run.add_argument("--n-samples", type=int, default=None, help="samples per cell")
     run.add_argument("--force", action="store_true", help="recompute cells that already have fresh records")

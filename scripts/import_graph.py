@@ -270,7 +270,8 @@ def describe_cycle(cycle: list[str], adj: dict[str, dict[str, list[Edge]]]) -> s
 # (the longest prefix wins), so ``rfbench.models.ode`` is "models"; ``rfbench`` itself means the root
 # package's __init__ only ("entry"), and a module matching no prefix has no layer (a test fails on it).
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("core", ("rfbench._version", "rfbench.errors", "rfbench.registry", "rfbench.identity", "rfbench.cache")),
+    ("core", ("rfbench._version", "rfbench.errors", "rfbench.registry", "rfbench.identity", "rfbench.cache",
+              "rfbench.progress")),
     ("data", ("rfbench.data",)),
     ("models", ("rfbench.models",)),
     ("training", ("rfbench.training",)),
@@ -279,7 +280,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("reporting", ("rfbench.reporting",)),
     ("runner", ("rfbench.runner",)),
     ("suites", ("rfbench.suites",)),
-    ("entry", ("rfbench.cli", "rfbench.pytest_plugin", "rfbench.__main__", "rfbench")),
+    ("entry", ("rfbench.cli", "rfbench.pytest_plugin", "rfbench.__main__", "rfbench", "rfbench.plugins")),
 ]
 
 
