@@ -76,12 +76,14 @@ def cmd_list(args) -> int:
     if what in (None, "models"):
         rows = [[e.name, e.kind, e.family, ",".join(e.datasets) if e.datasets else e.default_data or "",
                  e.description] for e in (MODELS.get(n) for n in MODELS)]
+        rows += [[n, "plugin", "", "", "entry point (rfbench.models), loaded when used"] for n in _plugin_names("models", MODELS)]
         sections.append(("models", _table(rows, ["name", "kind", "family", "data", "description"])))
     if what in (None, "samplers"):
         rows = []
         for n in SAMPLERS:
             s = SAMPLERS.get(n)
             rows.append([s.name, "-" if s.order is None else s.order, s.nfe_per_step, s.default_grid, s.paper])
+        rows += [[n, "", "", "", "entry point (rfbench.samplers), loaded when used"] for n in _plugin_names("samplers", SAMPLERS)]
         sections.append(("samplers", _table(rows, ["name", "order", "NFE per step", "grid", "reference"])))
     if what in (None, "suites"):
         rows = [[s.name, len(s.models), len(s.samplers), ",".join(map(str, s.nfe)), s.description]
@@ -99,6 +101,13 @@ def cmd_list(args) -> int:
     for title, text in sections:
         print(f"== {title} ==\n{text}\n")
     return 0
+
+
+def _plugin_names(kind: str, registry) -> list[str]:
+    """Entry-point names of installed packages not registered yet (listed without importing them)."""
+    from .plugins import entry_point_names
+
+    return [n for n in entry_point_names(f"rfbench.{kind}") if n not in registry]
 
 
 def _key_values(items: list[str] | None, flag: str, form: str = "KEY=VALUE") -> dict[str, str]:

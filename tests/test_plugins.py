@@ -177,7 +177,7 @@ def test_sample_by_reference_and_nn_module(tmp_path, monkeypatch):
     assert "ux_user_model:make" not in rfbench.models.MODELS
 
 
-def test_entry_points(tmp_path, monkeypatch):
+def test_entry_points(tmp_path, monkeypatch, capsys):
     _write_user_code(tmp_path)
     dist = tmp_path / "ux_plugin-0.1.dist-info"
     dist.mkdir()
@@ -189,6 +189,8 @@ def test_entry_points(tmp_path, monkeypatch):
     from rfbench.samplers import SAMPLERS
 
     assert "ux-gauss" in entry_point_names("rfbench.models")
+    assert main(["list", "models"]) == 0  # listed without importing the plugin
+    assert "ux-gauss" in capsys.readouterr().out and "ux_user_model" not in sys.modules
     try:
         out = rfbench.sample("ux-gauss", "ux-midpoint", nfe=8, n=16, seed=1)
         assert out.nfe_measured == 8 and torch.isfinite(out.x).all()
