@@ -67,7 +67,7 @@ def load_reference(ref: str, kind: str) -> Any:
     try:
         module = _import(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name is not None and module_name.startswith(exc.name) or exc.name == module_name:
+        if exc.name is not None and (module_name == exc.name or module_name.startswith(exc.name + ".")):
             raise InvalidInputError(f"{kind} {ref!r}: no module named {module_name!r} (expected module.path:attr "
                                     "with the module on sys.path / PYTHONPATH or in the current folder)") from None
         raise InvalidInputError(f"{kind} {ref!r}: importing {module_name!r} failed: {exc}") from exc
