@@ -326,12 +326,13 @@ def sweep(suite: Suite, out_dir: str | Path, *, device: str = "cpu", force: bool
     rows, computed, failed = [], 0, 0
     bar = _progress.bar(cells, desc=suite.name, unit="cell", disable=not progress)  # tqdm, or lines when piped
     try:
-        for cell in bar:
-            bar.set_postfix_str(cell.id[-48:], refresh=False)
-            row, ran = execute_cell(ctx, store, cell, force=force)
-            computed += ran
-            failed += row["status"] == "failed"
-            rows.append(row)
+        with _progress.quiet(not progress):  # no announcements either (BOSS, FlowTurbo, training)
+            for cell in bar:
+                bar.set_postfix_str(cell.id[-48:], refresh=False)
+                row, ran = execute_cell(ctx, store, cell, force=force)
+                computed += ran
+                failed += row["status"] == "failed"
+                rows.append(row)
     finally:
         bar.close()
     return rows, {"cells": len(cells), "computed": computed, "reused": len(cells) - computed, "failed": failed}
