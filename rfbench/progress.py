@@ -12,7 +12,8 @@
 * :func:`announce` writes one line before an expensive one-off step (training, reflow pairs, a reference
   solve, a BOSS calibration, a refiner) saying what it is and how big; a bar opened with
   ``estimate=True`` then writes, once, how long the whole step will take, extrapolated from the rate of
-  its first :data:`ESTIMATE_AFTER_S` seconds (labelled "estimate").
+  its first :data:`ESTIMATE_AFTER_S` seconds and at least :data:`ESTIMATE_MIN_ITEMS` items, the first
+  item (warm-up) counted apart (labelled "estimate").
 
 ``RFBENCH_PROGRESS=0`` or :func:`quiet` silences all of it (``rfbench run --no-progress`` does).
 """
@@ -29,6 +30,7 @@ from typing import Any
 
 INTERVAL_S = 20.0  # < 30 s, so a line comes at least every 30 s even on a loaded machine
 ESTIMATE_AFTER_S = 3.0
+ESTIMATE_MIN_ITEMS = 5  # the estimate extrapolates from at least this many items
 
 _LOCK = threading.RLock()
 _OPEN: list[Bar] = []
@@ -110,6 +112,7 @@ class Bar:
         self.tty = is_tty()
         self._estimate = estimate and self.active and not self.tty  # tqdm shows its own ETA on a terminal
         self._tqdm = None
+        self._first: float | None = None  # when the first item finished
         self._closed = False
         if self.active and self.tty:
             from tqdm.auto import tqdm
@@ -144,13 +147,17 @@ class Bar:
         if self._tqdm is not None:
             self._tqdm.update(n)
         if self._estimate and self.total:
-            elapsed = time.monotonic() - self.start
-            if elapsed >= ESTIMATE_AFTER_S or self.n == self.total:
+            now = time.monotonic()
+            if self._first is None:  # the first item pays for warm-up (allocations, caches): rate from the rest
+                self._first = now
+            elapsed = now - self.start
+            if self.n == self.total:
                 self._estimate = False
-                if self.n < self.total:
-                    whole = elapsed * self.total / self.n
-                    emit(f"{self.desc}: estimate ~{fmt_s(whole)} for {self.total} {self.unit}s "
-                         f"(from the first {self.n} in {fmt_s(elapsed)})")
+            elif elapsed >= ESTIMATE_AFTER_S and self.n >= ESTIMATE_MIN_ITEMS:
+                self._estimate = False
+                whole = (self._first - self.start) + (now - self._first) * (self.total - 1) / (self.n - 1)
+                emit(f"{self.desc}: estimate ~{fmt_s(whole)} for {self.total} {self.unit}s "
+                     f"(from the first {self.n} in {fmt_s(elapsed)})")
 
     def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
         self.postfix = s
