@@ -232,8 +232,10 @@ def sampler_spec(obj: Any, ref: str, source: str):
         raise InvalidInputError(f"sampler {ref!r}: nfe_per_step must be a positive integer, got {k!r}")
     order = getattr(obj, "order", None)
     doc = (inspect.getdoc(obj) or "").strip().splitlines()
-    return SamplerSpec(name=ref, fn=obj, order=order, nfe_per_step=str(k), paper=getattr(obj, "paper", f"your sampler ({source})"),
-                       description=doc[0] if doc else f"your sampler {ref}", default_grid=getattr(obj, "default_grid", "uniform"),
+    return SamplerSpec(name=ref, fn=obj, order=order, nfe_per_step=str(k),
+                       paper=getattr(obj, "paper", f"your sampler ({source})"),
+                       description=doc[0] if doc else f"your sampler {ref}",
+                       default_grid=getattr(obj, "default_grid", "uniform"),
                        plan=_StepsPlan(ref, k), options={"nfe_per_step": k})  # options: hashed into its identity
 
 
