@@ -8,6 +8,10 @@ Public surface:
 * ``rfbench.samplers``: the sampler registry, time grids, ``reference_solution``
 * ``rfbench.metrics``: ref_rmse, straightness, w2 / sliced W2, timing
 * ``rfbench.run_suite(name or suite, ...)``: a standard sweep writing results.csv / results.md / plots
+* ``rfbench.define_suite(name, models=..., samplers=..., nfe=...)``: a suite of your own (pytest suite files)
+* ``rfbench.plugins``: your model / sampler as ``module.path:attr`` or an entry point (docs/own-model.md)
+* ``rfbench.data``, ``rfbench.suites``, ``rfbench.runner``, ``rfbench.reporting``, ``rfbench.progress``,
+  ``rfbench.errors``: importable as attributes (loaded on first use)
 
 Time convention: t = 1 is the noise (prior) end, t = 0 the data end (README, "Time convention").
 """
@@ -15,9 +19,27 @@ Time convention: t = 1 is the noise (prior) end, t = 0 the data end (README, "Ti
 from __future__ import annotations
 
 from . import models, training, samplers  # training registers the trained catalogue
+from . import plugins  # module:attr references and entry points in name lookups
 from ._version import __version__
 from .errors import RFBenchError
+from .plugins import define_suite
 from .samplers import SampleResult, reference_solution, sample
+
+# the other documented modules, imported on first use (rfbench.metrics.w2, rfbench.reporting.build_report):
+# reporting and the runner load pandas and matplotlib, which `import rfbench` should not pay for
+_LAZY_MODULES = ("cache", "data", "errors", "identity", "metrics", "progress", "reporting", "runner", "suites")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_MODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'rfbench' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_MODULES))
 
 
 def run_suite(suite, **kwargs):
@@ -30,5 +52,5 @@ def run_suite(suite, **kwargs):
     return _run(suite, **kwargs)
 
 
-__all__ = ["RFBenchError", "SampleResult", "__version__", "models", "reference_solution", "run_suite",
-           "sample", "samplers", "training"]
+__all__ = ["RFBenchError", "SampleResult", "__version__", "define_suite", "models", "plugins", "reference_solution",
+           "run_suite", "sample", "samplers", "training"]

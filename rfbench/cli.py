@@ -87,6 +87,7 @@ def cmd_list(args) -> int:
     if what in (None, "models"):
         rows = [[e.name, e.kind, e.family, ",".join(e.datasets) if e.datasets else e.default_data or "",
                  e.description] for e in (MODELS.get(n) for n in MODELS)]
+        rows += [[n, "plugin", "", "", "entry point (rfbench.models), loaded when used"] for n in _plugin_names("models", MODELS)]
         sections.append(("models", _table(rows, ["name", "kind", "family", "data", "description"])))
     if what in (None, "samplers"):
         rows = []
@@ -99,6 +100,7 @@ def cmd_list(args) -> int:
             s = None if why else SAMPLERS.get(name)
             rows.append([name, "-", "-", "-", f"refused: {why}"] if s is None else
                         [name, "-" if s.order is None else s.order, s.nfe_per_step, s.default_grid, s.paper])
+        rows += [[n, "", "", "", "entry point (rfbench.samplers), loaded when used"] for n in _plugin_names("samplers", SAMPLERS)]
         sections.append(("samplers", _table(rows, ["name", "order", "NFE per step", "grid", "reference"])))
     if what in (None, "suites"):
         rows = [[s.name, len(s.models), len(s.samplers), ",".join(map(str, s.nfe)), s.description]
@@ -116,6 +118,13 @@ def cmd_list(args) -> int:
     for title, text in sections:
         print(f"== {title} ==\n{text}\n")
     return 0
+
+
+def _plugin_names(kind: str, registry) -> list[str]:
+    """Entry-point names of installed packages not registered yet (listed without importing them)."""
+    from .plugins import entry_point_names
+
+    return [n for n in entry_point_names(f"rfbench.{kind}") if n not in registry]
 
 
 def _key_values(items: list[str] | None, flag: str, form: str = "KEY=VALUE") -> dict[str, str]:
@@ -478,8 +487,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--smoke", action="store_true", help="the suite's smoke configuration (whole path, tiny)")
     run.add_argument("--out", default=None, help="output folder (default rfbench-out/SUITE)")
     run.add_argument("--nfe", type=_csv(int, "integer"), default=None, help="NFE list, e.g. 2,4,8")
-    run.add_argument("--models", type=_csv(str, "model name"), default=None, help="models (name or name@data)")
-    run.add_argument("--samplers", type=_csv(str, "sampler name"), default=None, help="samplers")
+    run.add_argument("--models", type=_csv(str, "model name"), default=None,
+                     help="models (name, name@data, or your module.path:factory, which is imported: docs/own-model.md)")
+    run.add_argument("--samplers", type=_csv(str, "sampler name"), default=None,
+                     help="samplers (names, or your module.path:function, which is imported)")
     run.add_argument("--seeds", type=_csv(int, "integer"), default=None, help="noise seeds, e.g. 0,1,2")
     run.add_argument("--n-samples", type=int, default=None, help="samples per cell")
     run.add_argument("--force", action="store_true", help="recompute cells that already have fresh records")

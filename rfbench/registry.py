@@ -34,6 +34,9 @@ class Registry(Generic[T]):
     def __init__(self, kind: str):
         self.kind = kind
         self._entries: dict[str, T] = {}
+        # rfbench.plugins: resolves a name the user gave that is not registered (module:attr, entry points);
+        # only get() asks it, never `in`, so names read from files are never imported
+        self.resolver = None
 
     def register(self, name: str, entry: T, *, replace: bool = False) -> T:
         check_name(name, self.kind)  # an InvalidInputError, a ValueError too
@@ -46,7 +49,10 @@ class Registry(Generic[T]):
         try:
             return self._entries[name]
         except (KeyError, TypeError):
-            raise UnknownNameError(self.kind, name, self._entries) from None
+            entry = self.resolver(name) if self.resolver is not None else None
+            if entry is None:
+                raise UnknownNameError(self.kind, name, self._entries) from None
+            return entry
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries

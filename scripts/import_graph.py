@@ -271,7 +271,7 @@ def describe_cycle(cycle: list[str], adj: dict[str, dict[str, list[Edge]]]) -> s
 # package's __init__ only ("entry"), and a module matching no prefix has no layer (a test fails on it).
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("core", ("rfbench._version", "rfbench.errors", "rfbench.registry", "rfbench.identity", "rfbench.cache",
-              "rfbench.parallel")),
+              "rfbench.parallel", "rfbench.progress")),
     ("data", ("rfbench.data",)),
     ("models", ("rfbench.models",)),
     ("training", ("rfbench.training",)),
@@ -280,7 +280,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("reporting", ("rfbench.reporting",)),
     ("runner", ("rfbench.runner",)),
     ("suites", ("rfbench.suites",)),
-    ("entry", ("rfbench.cli", "rfbench.launch", "rfbench.pytest_plugin", "rfbench.__main__", "rfbench")),
+    ("entry", ("rfbench.cli", "rfbench.launch", "rfbench.pytest_plugin", "rfbench.__main__", "rfbench", "rfbench.plugins")),
 ]
 
 

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from .. import progress as _progress
 
 from .. import cache
 from .frechet import FeatureStats, stats_from_features
@@ -96,7 +96,8 @@ def _train_loop(cfg: DigitsClassifierConfig, progress: bool) -> dict:
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs)
     gen = torch.Generator().manual_seed(cfg.seed)
     start = time.perf_counter()
-    for _ in tqdm(range(cfg.epochs), desc="digits classifier", unit="epoch", disable=None if progress else True):
+    _progress.announce(f"training the digits classifier: {cfg.epochs} epochs on {len(x)} images", show=progress)
+    for _ in _progress.bar(range(cfg.epochs), desc="digits classifier", unit="epoch", disable=not progress, estimate=True):
         perm = torch.randperm(len(x), generator=gen)
         for idx in perm.split(cfg.batch_size):
             xb = x[idx]

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from .. import cache
+from .. import progress as _progress
 from ..errors import CheckpointError, InvalidInputError, MissingResourceError
 from ..registry import Registry
 from .frechet import FeatureStats, StatsAccumulator, file_sha256, frechet_distance, load_stats_npz
@@ -194,7 +194,7 @@ def image_stats(extractor: InceptionFeatures, batches: Iterable[torch.Tensor], *
     acc = StatsAccumulator()
     kept: list[torch.Tensor] = []
     n_kept = 0
-    with tqdm(total=total, desc=desc, unit="img", disable=None if progress else True, leave=False) as bar:
+    with _progress.bar(total=total, desc=desc, unit="img", disable=not progress, leave=False, estimate=True) as bar:
         for batch in batches:
             feats = extractor(batch)
             acc.update(feats)

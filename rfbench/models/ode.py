@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import torch
 from torchdiffeq import odeint
-from tqdm.auto import tqdm
 
+from .. import progress as _progress
 from ..errors import InvalidInputError
 from .base import FlowModel, NFECounter
 from .checks import FirstOutputCheck, non_finite_note, warn_notes
@@ -75,7 +75,8 @@ def finish_at_t_min(model: FlowModel, x: torch.Tensor, end: float) -> torch.Tens
 class ReferenceSolution:
     """The accurate ODE solution from given noise.
 
-    x_end: endpoint at t_min (shape of the noise, in ``dtype``); nfe: evaluations used;
+    x_end (also ``x``, as in SampleResult): endpoint at t_min (shape of the noise, in ``dtype``); nfe:
+    evaluations used;
     times / states: the trajectory at ``times`` if requested ((T,), (T, *x.shape));
     notes: what limits its accuracy (a model computing in lower precision, non-finite endpoints).
     """
@@ -90,17 +91,26 @@ class ReferenceSolution:
     states: torch.Tensor | None = None
     notes: str = ""
 
+    @property
+    def x(self) -> torch.Tensor:
+        """The endpoint, as :class:`~rfbench.samplers.api.SampleResult` names its samples (= ``x_end``)."""
+        return self.x_end
+
 
 @torch.no_grad()
-def reference_solution(model: FlowModel, noise: torch.Tensor, *, rtol: float = REFERENCE_RTOL,
+def reference_solution(model: FlowModel | str, noise: torch.Tensor, *, rtol: float = REFERENCE_RTOL,
                        atol: float = REFERENCE_ATOL, dtype: torch.dtype = torch.float64,
                        times: torch.Tensor | None = None) -> ReferenceSolution:
     """Solve the model's ODE from ``noise`` to t_min with dopri5 at tight tolerances in ``dtype``.
 
     float64 by default (set ``dtype=torch.float32`` where the model does not allow float64, e.g.
     on some GPUs). ``times`` (decreasing, within [t_min, t_max]) additionally returns the
-    trajectory there, used for straightness.
+    trajectory there, used for straightness. ``model`` may be a registered name, as in ``rfbench.sample``.
     """
+    if isinstance(model, str):
+        from .registry import get_model
+
+        model = get_model(model)
     ref_model = model.in_dtype(dtype)
     x = noise.to(dtype)
     end = ode_end(model)
@@ -173,11 +183,12 @@ def fixed_trajectory(model: FlowModel, x: torch.Tensor, ts: torch.Tensor, rule: 
                      progress: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The whole trajectory of :func:`integrate_fixed`: states (len(ts), *x.shape), or only those at
     the indices ``keep``; with ``velocities`` also d_i = v(x_i, t_i) of every step (len(ts) - 1, ...),
-    else None. ``desc``: label of a progress bar (shown where ``progress`` and a terminal allow)."""
+    else None. ``desc``: label of a progress bar (tqdm on a terminal, lines when piped)."""
     states, vels = [x], []
     steps = _fixed_steps(model, x, ts, rule, False)
     if desc is not None:
-        steps = tqdm(steps, total=len(ts) - 1, desc=desc, leave=False, disable=None if progress else True)
+        steps = _progress.bar(steps, total=len(ts) - 1, desc=desc, unit="step", leave=False, disable=not progress,
+                              estimate=True)
     for _, _, _, x, d in steps:
         if velocities:
             vels.append(d)

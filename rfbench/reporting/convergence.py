@@ -101,6 +101,10 @@ def convergence_table(results: pd.DataFrame, *, last: int = 3) -> pd.DataFrame:
         floor = ROUNDOFF.get(dtype)
         if floor is not None and min(errs) <= floor:
             notes.append(f"error reaches the {dtype} round-off floor (min {min(errs):.1e}): fit flattened")
+        from ..samplers.dpm_solver import final_step_note  # the DPM-Solver final-step rule (issue 14)
+
+        if (why := final_step_note(sampler, grid, nfes, errs)) is not None:
+            notes.append(why)
         if theory is None:
             verdict = "no claimed order"
         elif any(n.startswith("slope not settled") for n in notes):

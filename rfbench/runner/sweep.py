@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from .. import cache
+from .. import cache, progress as _progress
 from ..errors import InvalidInputError, NotApplicableError, ResourceError, RFBenchError, resource_cause
 from ..identity import CannotFingerprint, canonical, code_identity
 from ..metrics import midpoint_times, straightness_from_trajectory, w2
@@ -113,6 +113,8 @@ class SweepContext:
             tol = self.suite.reference_tol
 
             def build() -> dict:
+                _progress.announce(f"reference solve for {spec.label}, seed {seed}: dopri5 at rtol {tol:g} in {ref_dtype} "
+                                   f"on {self.suite.n_samples} samples", show=self.progress)
                 noise = self.noise(spec, seed).to(self.device)
                 sol = reference_solution(model, noise, rtol=tol, atol=tol, dtype=ref_dtype, times=midpoint_times(model))
                 ref_model = model.in_dtype(ref_dtype)

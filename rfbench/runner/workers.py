@@ -36,8 +36,8 @@ import os
 import time
 from pathlib import Path
 
-from tqdm.auto import tqdm
 
+from .. import progress as _progress
 from ..cache import atomic_write_text
 from ..errors import InvalidInputError, ResourceError
 from . import distributed
@@ -176,8 +176,11 @@ def run_cells(ctx, store, cells: list, execute_cell, cell_hash, *, force: bool =
             return "end", None, None
         return ("wait" if wait and shard is None else "leave"), None, None
 
-    bar = tqdm(total=len(mine), desc=f"{ctx.suite.name}" + (f" shard {shard[0]}/{shard[1]}" if shard else ""),
-               unit="cell", disable=None if progress and lead else True)
+    # tqdm on a terminal, a line every few seconds when piped (a log file, a cluster job)
+    bar = _progress.bar(total=len(mine), desc=f"{ctx.suite.name}" + (f" shard {shard[0]}/{shard[1]}" if shard else ""),
+                        unit="cell", disable=not (progress and lead))
+    quiet = _progress.quiet(not progress)  # no announcements either (BOSS, FlowTurbo, training)
+    quiet.__enter__()
     try:
         while True:
             kind, i, row = distributed.broadcast(next_action() if lead else None)
@@ -214,6 +217,7 @@ def run_cells(ctx, store, cells: list, execute_cell, cell_hash, *, force: bool =
             bar.update(1)
     finally:
         bar.close()
+        quiet.__exit__(None, None, None)
         if claims is not None:
             claims.close()
     result = [rows[i] for i in sorted(rows)]

@@ -21,7 +21,7 @@ own ``fid.py``), reference statistics (rfbench computes them from the CIFAR-10 t
 and score_sde rows used score_sde's TF statistics file), seed policy (EDM reports the minimum of
 three 50k evaluations; rfbench one seed), and adaptive solvers' NFE (an outcome, not a setting).
 Noise: ``fid_n`` samples drawn in blocks of 500 from seeds derived from the cell seed (0), one
-noise tensor per sample whatever the batch size (see :mod:`rfbench.metrics.image_hooks`).
+noise tensor per sample whatever the batch size (see :mod:`rfbench.runner.cell_metrics.images`).
 
 Rows a recipe lists but cannot run say why (``runnable``): class-conditional rows (the suite
 samples unconditionally; per-sample labels are not wired into the suite runner), samplers rfbench

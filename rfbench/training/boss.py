@@ -45,6 +45,7 @@ from typing import Any
 import torch
 
 from .. import cache
+from .. import progress as _progress
 from ..errors import InvalidInputError, NotApplicableError
 from ..identity import memo_for
 from ..models.base import FlowModel
@@ -163,6 +164,7 @@ def calibrate(model: FlowModel, *, K: int = 100, M: int = 100, calib_seed: int =
 
     def build() -> dict:
         start = time.perf_counter()
+        _progress.announce(f"BOSS calibration of {model.name}: {K} Euler steps on {M} paths", show=progress)
         ts = make_grid(base_grid, K, calib_model)
         noise = calib_model.sample_prior(M, seed=calib_seed, dtype=dtype, device=calib_model.device)
         states, vels = euler_reference(calib_model, noise, ts, progress=progress)

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from .. import cache
+from .. import progress as _progress
 from ..errors import NotApplicableError
 from ..models.base import FlowModel
 from ..models.formats.rfbench import load_state, make_checkpoint, validate_checkpoint
@@ -92,6 +93,8 @@ def fit_to_own_trajectories(model: FlowModel, problem: FitProblem, config: Any, 
 
     def build() -> dict:
         start = time.perf_counter()
+        _progress.announce(f"{problem.desc}: fitting on {model.name}'s own trajectories (cached afterwards)",
+                           show=progress)
         device = model.device
         examples = problem.examples(problem.teacher(model), device)
         net, net_config = problem.student()

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from .. import progress as _progress
 
 
 def init_seeded(builder: Callable[[], nn.Module], seed: int) -> nn.Module:
@@ -55,7 +55,8 @@ def train(
     gen = torch.Generator().manual_seed(seed + 1)
     recent: list[float] = []
     start = time.perf_counter()
-    bar = tqdm(range(steps), desc=desc, disable=None if progress else True, leave=False, mininterval=0.5)
+    _progress.announce(f"{desc}: {steps} steps on {device}", show=progress)
+    bar = _progress.bar(range(steps), desc=desc, unit="step", disable=not progress, leave=False, estimate=True, mininterval=0.5)
     for step in bar:
         for group in opt.param_groups:
             group["lr"] = lr_at(step)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 
 import torch
-from tqdm.auto import tqdm
 
+from .. import progress as _progress
 from ..models.base import FlowModel
 from ..models.ode import reference_solution
 
@@ -27,7 +27,9 @@ def solve_pairs(model: FlowModel, spec: dict, *, progress: bool = True, device: 
     ends, nfes = [], []
     start = time.perf_counter()
     chunks = noise.split(spec["chunk"])
-    bar = tqdm(chunks, desc=f"pairs of {model.name}", unit="chunk", disable=None if progress else True, leave=False)
+    _progress.announce(f"reflow pairs of {model.name}: {spec['n']} dopri5 solves in {len(chunks)} chunks", show=progress)
+    bar = _progress.bar(chunks, desc=f"pairs of {model.name}", unit="chunk", disable=not progress, leave=False,
+                        estimate=True)
     for chunk in bar:
         sol = reference_solution(model, chunk.to(device), rtol=spec["rtol"], atol=spec["atol"], dtype=dtype)
         ends.append(sol.x_end.to("cpu", torch.float32))

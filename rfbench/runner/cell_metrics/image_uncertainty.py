@@ -1,5 +1,5 @@
 """Error bars and FD_inf for the Fréchet-distance image metrics, called by the ``fid`` and
-``fd_digits`` hooks of :mod:`rfbench.metrics.image_hooks`.
+``fd_digits`` hooks of :mod:`rfbench.runner.cell_metrics.images`.
 
 * FID: the Inception features of the ``fid_n`` samples are also summarised per block of consecutive
   samples (``fid_blocks`` blocks, :class:`~rfbench.metrics.frechet_bootstrap.BlockAccumulator`, fed
