@@ -183,7 +183,8 @@ def _comparison_section(comp) -> list:
     if len(comp.matched):
         return comparison_blocks(comp, title=title, level=2, max_measured_groups=40)
     reasons = comp.measured_only["reason"].value_counts() if len(comp.measured_only) else pd.Series(dtype=int)
-    why = f" (most common reason: {reasons.index[0]})" if len(reasons) else ""
+    why = "; ".join(f"{r}: {n}" for r, n in reasons.head(3).items())
+    why = f" ({why}{'; ...' if len(reasons) > 3 else ''})" if why else ""
     return [Heading(2, title),
             Para(f"No measured value has a published counterpart: {len(comp.measured_only)} measured row(s) "
                  f"unmatched{why}, {len(comp.published_only)} published row(s) of these models not measured; "

@@ -179,6 +179,7 @@ def _shown_metrics(g: pd.DataFrame) -> list[str]:
     """Table metrics with a value in ``g``; the counted-NFE table only where a count differs from the
     requested NFE (elsewhere it repeats the column headers)."""
     ms = table_metrics(g)
+    ms = [m for m in ms if _direction(m) != "none"] + [m for m in ms if _direction(m) == "none"]  # counts last
     if "nfe_measured" in ms:
         fixed = g[g["nfe"].notna()]
         if (pd.to_numeric(fixed["nfe_measured"], errors="coerce") == fixed["nfe"].astype(float)).all():
@@ -270,24 +271,35 @@ class HeadlineEntry:
 
 
 def _tied_with(cells: list[dict], model: str, data: str, nfe: int, metric: str, best: str) -> tuple[list[str] | None, str]:
-    """Samplers that share a group with ``best`` in the paired comparison of every noise seed
-    (:func:`rfbench.reporting.paired.ranking_rows`); (None, reason) when the records cannot tell."""
+    """Samplers not distinguishable from ``best`` in the paired bootstrap test of each pair on its
+    own (:func:`rfbench.reporting.paired.ranking_rows` over the two cells: same noise, same resampled
+    indices), in every noise seed that has both; (None, reason) when the records cannot tell.
+
+    Pair by pair, not all pairs at once: with B replicates a bootstrap p-value is at least about
+    2 / (B + 1), and Holm's adjustment over the m (m - 1) / 2 pairs of a dozen samplers lifts that
+    floor above 0.05, so no pair could ever be told apart."""
     from .paired import ranking_rows
 
-    sub = [c for c in cells if c["model"] == model and str(c.get("data") or "") == data and metric in c.get("replicates", {})]
-    try:
-        rows = ranking_rows(sub, nfe=nfe, metrics=[metric])
-    except InvalidInputError as exc:
-        return None, str(exc)
+    sub = [c for c in cells if c["model"] == model and str(c.get("data") or "") == data and c["status"] == "ok"
+           and c["nfe"] is not None and int(c["nfe"]) == nfe and metric in (c.get("replicates") or {})]
     by_seed: dict = {}
-    for r in rows:
-        by_seed.setdefault(r["seed"], {})[r["sampler"]] = set(r["group"])
-    seeds = [letters for letters in by_seed.values() if best in letters]
+    for c in sub:
+        by_seed.setdefault(int(c["seed"]), {})[c["sampler"]] = c
+    seeds = [group for group in by_seed.values() if best in group]
     if not seeds:
-        return None, "no replicates of the best cell"
-    tied = None
-    for letters in seeds:
-        here = {s for s, ls in letters.items() if s != best and ls & letters[best]}
+        return None, "the best cell has no bootstrap replicates"
+    tied: set[str] | None = None
+    for group in seeds:
+        here = set()
+        for name, c in group.items():
+            if name == best:
+                continue
+            try:
+                rows = ranking_rows([group[best], c], nfe=nfe, metrics=[metric])
+            except InvalidInputError as exc:  # cells resampled with different plans
+                return None, str(exc)
+            if all(r["with_best"] for r in rows):
+                here.add(name)
         tied = here if tied is None else tied & here
     return sorted(tied or ()), ""
 
@@ -357,8 +369,9 @@ def headline_blocks(df: pd.DataFrame, cells: list[dict] | None = None, *, level:
     if hows:
         text += "; [lo, hi]: " + "; ".join(sorted(INTERVAL_WORDS[h] for h in hows))
     if any(e.tied is not None for e in entries):
-        text += ("; ≈: samplers not distinguishable from the best in the paired bootstrap comparison of the same "
-                 "noise (all pairs, Holm-adjusted, 95%; in every seed when several)")
+        text += ("; ≈: samplers not distinguishable from the best in a paired bootstrap test at the 95% level (same "
+                 "noise, same resampled indices; each sampler against the best on its own, no multiplicity "
+                 "adjustment; in every seed when several)")
     notes = sorted({e.tied_note for e in entries if e.tied is None and e.tied_note})
     if notes:
         text += "; not tested for indistinguishable samplers where " + "; ".join(notes)

@@ -185,6 +185,35 @@ def test_headline_best_and_indistinguishable_samplers():
     assert e.sampler == "a" and e.tied is None
 
 
+def test_headline_separates_many_samplers():
+    """Twenty samplers, each 0.05 worse than the last on the same noise: only the nearest can be tied
+    with the best. (Holm over all 190 pairs with B = 400 would call every pair indistinguishable: a
+    bootstrap p-value is at least 2 / 401, times 190 is above 0.05.)"""
+    rng = np.random.default_rng(1)
+    n = 300
+    base = rng.uniform(0.0, 1.0, n)
+    vals = {(f"s{i:02d}", 4, 0): base + 0.05 * i + rng.normal(0.0, 0.02, n) for i in range(20)}
+    df = pd.DataFrame([_row("m", s, nfe, seed=seed, ref_rmse=float(v.mean())) for (s, nfe, seed), v in vals.items()])
+    (e,) = headline(df, _cells(vals, BootstrapPlan(n, 400, 0)))
+    assert e.sampler == "s00" and e.tied == []
+
+
+def test_headline_ties_must_hold_in_every_seed():
+    """Seed 0: b is a with a little noise (tied); seed 1: b is a + 0.3 (not tied): b is not listed."""
+    rng = np.random.default_rng(2)
+    n = 200
+    a0, a1 = rng.uniform(0, 1, n), rng.uniform(0, 1, n)
+    b0 = a0 + rng.normal(0.0, 0.01, n)
+    b0 += a0.mean() - b0.mean() + 1e-4
+    vals = {("a", 8, 0): a0, ("b", 8, 0): b0, ("a", 8, 1): a1, ("b", 8, 1): a1 + 0.3}
+    df = pd.DataFrame([_row("m", s, nfe, seed=seed, ref_rmse=float(v.mean())) for (s, nfe, seed), v in vals.items()])
+    cells = _cells(vals, BootstrapPlan(n, 400, 0))
+    (e,) = headline(df, cells)
+    assert e.sampler == "a" and e.tied == [] and e.cell.how == "seeds" and e.cell.n_seeds == 2
+    (e,) = headline(df[df["seed"] == 0], [c for c in cells if c["seed"] == 0])
+    assert e.tied == ["b"]
+
+
 def test_headline_takes_the_direction_and_every_nfe(frame):
     entries = {(e.nfe): e.sampler for e in headline(frame)}
     assert entries == {4: "b", 8: "a"}  # lead metric ref_rmse (no fid / fd_digits here)
