@@ -108,12 +108,15 @@ class WideTable:
         return self.model + (f" on {self.data}" if self.data else "")
 
     def label(self) -> str:
-        return "" if self.direction == "none" else (" ↓" if self.direction == "lower" else " ↑")
+        """The metric, its unit where the name lacks it, and the arrow of its better direction."""
+        unit = registry.get_metric(self.metric).unit if self.metric in registry.METRICS else ""
+        unit = f" ({unit})" if unit and not self.metric.endswith(f"_{unit}") else ""
+        return self.metric + unit + ("" if self.direction == "none" else (" ↓" if self.direction == "lower" else " ↑"))
 
     def to_table(self) -> Table:
         """Markdown-lite cells: the best mean of each NFE column in **bold**, its interval after it."""
         several = self.seeds > 1
-        header = [self.metric + self.label()] + (["seeds"] if several else []) + \
+        header = [self.label()] + (["seeds"] if several else []) + \
             ["adaptive" if n is None else f"NFE {n}" for n in self.nfes]
         rows = []
         for s in self.samplers:

@@ -53,7 +53,7 @@ def test_best_value_bold_in_the_metric_direction(frame):
     assert _bold(rmse.to_table()) == {"NFE 4": "b", "NFE 8": "a"}
     assert _bold(psnr.to_table()) == {"NFE 4": "c", "NFE 8": "a"}
     t = psnr.to_table()
-    assert t.header == ["psnr ↑", "NFE 4", "NFE 8"] and [r[0] for r in t.rows] == ["a", "b", "c"]
+    assert t.header == ["psnr (dB) ↑", "NFE 4", "NFE 8"] and [r[0] for r in t.rows] == ["a", "b", "c"]
     assert t.rows[2][1] == "**30**" and t.rows[0][1] == "20"
 
 
