@@ -425,8 +425,9 @@ def cmd_report(args) -> int:
         cells = None
     res = build_report(args.dir, published=args.published, out=out, model_map=parse_model_map(args.map), cells=cells)
     comp = res["comparison"]
-    print(f"wrote {res['md']}, {res['html']} ({len(res['figures'])} figures; comparison: {len(comp.matched)} matched, "
-          f"{len(comp.measured_only)} measured only, {len(comp.published_only)} published only)")
+    print(f"wrote {res['md']}, {res['html']} ({len(res['figures'])} figures) and LaTeX tables {res['tex']}; comparison: "
+          f"{len(comp.matched)} matched, {len(comp.measured_only)} measured only, {len(comp.published_only)} "
+          "published only")
     return 0
 
 

@@ -42,6 +42,7 @@ class Metric:
     digits: int = 4                   # significant digits in tables
     writes: tuple[str, ...] = ()      # other columns its computation writes next to the value
     lead: bool = False                # a leading metric column of results.csv (after the cell's identity)
+    headline: int | None = None       # rank as the report's headline metric: the first one a model has leads
 
     def __post_init__(self):
         if self.direction not in DIRECTIONS:
@@ -84,9 +85,9 @@ for _m in [
            direction="none", kind="count", table=True),
     Metric("ref_rmse", "solver error: per-sample RMSE to the reference (dopri5, float64) endpoint from "
                        "the same noise, averaged over samples",
-           stage=REFERENCE, table=True, vs_nfe=True, pareto=3, writes=_REF, lead=True),
+           stage=REFERENCE, table=True, vs_nfe=True, pareto=3, writes=_REF, lead=True, headline=2),
     Metric("w2", "exact Wasserstein-2 distance (POT) between samples and held-out data (>= 2000 points)",
-           stage=HELDOUT, table=True, vs_nfe=True, pareto=2, writes=("w2_floor",), lead=True),
+           stage=HELDOUT, table=True, vs_nfe=True, pareto=2, writes=("w2_floor",), lead=True, headline=3),
     Metric("sw2", "sliced Wasserstein-2 distance to held-out data (512 projections)",
            stage=HELDOUT, table=True, vs_nfe=True, lead=True),
     Metric("w2_floor", "W2 between two independent held-out data sets: the sampling-noise floor of w2 (written "
@@ -97,12 +98,12 @@ for _m in [
     # image metrics (computed in rfbench.runner.cell_metrics.images; protocol columns are listed in the README)
     Metric("fd_digits", "Fréchet distance in the features of rfbench's digits CNN (id and accuracy in the row) "
                         "vs the 360 held-out digits; not an Inception FID",
-           table=True, vs_nfe=True, pareto=1,
+           table=True, vs_nfe=True, pareto=1, headline=1,
            writes=("fd_digits_extractor", "fd_digits_ref", "fd_digits_ref_n", "fd_digits_n_samples",
                    "digits_classifier_acc")),
     Metric("fid", "Fréchet Inception distance: torch-fidelity inception-v3-compat pool3 2048 on uint8 images "
                   "vs a reference set's cached statistics; only with the published weights file (sha256)",
-           table=True, vs_nfe=True, pareto=0, published_key="fid",
+           table=True, vs_nfe=True, pareto=0, published_key="fid", headline=0,
            writes=("fd_unverified", "fd_unverified_extractor", "precision", "recall", "prc_protocol", "fid_seconds")),
     Metric("precision", "improved precision (torch-fidelity, k = 3) on Inception features (written with fid)",
            direction="higher", table=True, published_key="precision"),
@@ -157,6 +158,12 @@ def pareto_metrics() -> list[str]:
     return [m.name for m in sorted((m for m in metrics() if m.pareto is not None), key=lambda m: m.pareto)]
 
 
+def headline_metrics() -> list[str]:
+    """Candidates for a model's headline metric, best first: distribution distances of images (what
+    papers lead with), then the solver error, then 2-D distances."""
+    return [m.name for m in sorted((m for m in metrics() if m.headline is not None), key=lambda m: m.headline)]
+
+
 def lead_metrics() -> list[str]:
     return [m.name for m in metrics() if m.lead]
 
@@ -171,5 +178,5 @@ def published_keys() -> dict[str, str]:
     return {m.name: m.published_key for m in metrics() if m.published_key and m.name != LATENCY_METRIC}
 
 
-__all__ = ["LATENCY_METRIC", "METRICS", "Metric", "get_metric", "lead_metrics", "metric_digits", "metrics", "model_metrics",
+__all__ = ["LATENCY_METRIC", "METRICS", "Metric", "get_metric", "headline_metrics", "lead_metrics", "metric_digits", "metrics", "model_metrics",
            "pareto_metrics", "published_keys", "register_metric", "table_metrics", "vs_nfe_metrics"]

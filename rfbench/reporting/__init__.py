@@ -2,7 +2,8 @@
 
 * :func:`load_published` / :func:`validate_published`: results/published.csv (provenance + protocol)
 * :func:`compare_files` / :func:`compare`: measured rows next to published ones, protocol flags
-* :func:`build_report`: Markdown + self-contained HTML report of a suite's output
+* :func:`build_report`: Markdown + self-contained HTML report of a suite's output, with its tables as LaTeX
+  (:func:`rfbench.reporting.tables.latex_tables`; layout in docs/report.md)
 * :func:`convergence_table`: measured vs claimed convergence order on analytic models
 
 The mapping from rfbench names to the published tables' keys lives in :mod:`.names` only.

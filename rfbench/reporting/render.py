@@ -3,6 +3,7 @@
 Blocks: :class:`Heading`, :class:`Para` (Markdown-lite text: `code`, **bold**), :class:`Table`,
 :class:`Bullets`, :class:`Image` (a PNG path relative to the document). The HTML embeds images as
 base64 so a single file can be mailed or archived; it loads nothing from the network.
+:func:`table_to_latex` renders one :class:`Table` as a booktabs ``table`` for a paper.
 """
 
 from __future__ import annotations
@@ -108,3 +109,52 @@ def blocks_to_html(blocks: list, *, base_dir: str | Path, title: str = "rfbench 
             raise TypeError(f"unknown block {b!r}")
     out.append("</body></html>")
     return "\n".join(out)
+
+
+# -- LaTeX (booktabs) ----------------------------------------------------------------------------------
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+# the few non-ASCII characters rfbench's tables use, spelled so that plain pdflatex needs no package
+_LATEX_UNICODE = {"—": "--", "–": "--", "≈": r"$\approx$", "±": r"$\pm$", "×": r"$\times$", "↓": r"$\downarrow$",
+                  "↑": r"$\uparrow$", "≤": r"$\leq$", "≥": r"$\geq$"}
+
+
+def latex_escape(text: object) -> str:
+    """Plain text as LaTeX text: the ten special characters escaped, the tables' non-ASCII symbols
+    spelled out."""
+    out = "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
+    for k, v in _LATEX_UNICODE.items():
+        out = out.replace(k, v)
+    return out
+
+
+def _latex_inline(text: object) -> str:
+    """Markdown-lite (`code`, **bold**) as LaTeX, the rest escaped."""
+    t = latex_escape(text)
+    t = re.sub(r"`([^`]+)`", r"\\texttt{\1}", t)
+    t = re.sub(r"\*\*([^*]+)\*\*", r"\\textbf{\1}", t)
+    return "{}" + t if t.startswith("[") else t  # a cell opening with [ would read as \\'s optional argument
+
+
+def table_to_latex(table: Table, *, caption: str = "", label: str = "", align: str | None = None) -> str:
+    """One booktabs table (``\\usepackage{booktabs}``): ``\\toprule``, header, ``\\midrule``, rows,
+    ``\\bottomrule``; cells in Markdown-lite (**bold** becomes ``\\textbf``). ``align``: the column
+    spec, default ``l`` then ``r`` for every other column."""
+    n = len(table.header)
+    align = align or ("l" + "r" * (n - 1))
+    for r in table.rows:
+        if len(r) != n:
+            raise ValueError(f"table row has {len(r)} cells, header has {n}: {r!r}")
+
+    def line(cells) -> str:
+        return " & ".join(_latex_inline(c) for c in cells) + r" \\"
+
+    out = [r"\begin{table}[htbp]", r"\centering", r"\small"]
+    if caption:
+        out.append(r"\caption{" + _latex_inline(caption) + "}")
+    if label:
+        out.append(r"\label{" + re.sub(r"[^A-Za-z0-9:._-]", "-", label) + "}")
+    out += [r"\begin{tabular}{" + align + "}", r"\toprule", line(table.header), r"\midrule"]
+    out += [line(r) for r in table.rows]
+    out += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(out) + "\n"

@@ -1,9 +1,11 @@
 """``rfbench report DIR``: one Markdown and one self-contained HTML report for a suite's output.
 
-Sections: summary, environment, protocol, convergence order (analytic models), result tables,
-figures (metric vs NFE with published points; quality vs wall clock with the Pareto front),
-comparison with published numbers, failed and not-applicable cells. Works for any suite: it
-reads only results.csv (and run.json when present).
+Sections, in a reader's order: the headline (the best sampler at each NFE per model, with its
+interval and the samplers indistinguishable from it), figures (metric vs NFE with published points;
+quality vs wall clock with the Pareto front), the sampler x NFE result tables (also written as
+LaTeX, ``report/tables.tex``), convergence order (analytic models), samples, error bars and paired
+comparisons, the comparison with published numbers (one line when nothing matched), protocol and
+environment. Works for any suite: it reads only results.csv (and run.json when present).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from .figures import metric_vs_nfe, pareto, pareto_metrics, vs_nfe_metrics
 from .paired import report_blocks
 from .published import load_published
 from .render import Bullets, Heading, Image, Para, Table, blocks_to_html, blocks_to_markdown
-from .tables import ENV_COLUMNS, results_blocks
+from .tables import ENV_COLUMNS, headline_blocks, latex_tables, results_blocks
 
 # Image-metric protocol columns (written by the image metrics next to each value): text columns with
 # these prefixes, plus counts and accuracies; numeric values such as fd_unverified are not protocol.
@@ -174,6 +176,21 @@ def _timing_sanity(df: pd.DataFrame) -> str:
             "so these timings are noisy (a loaded machine?); compare times only within a quiet run")
 
 
+def _comparison_section(comp) -> list:
+    """The comparison with published numbers; one line when nothing matched (the unmatched rows and
+    their reasons stay in comparison.csv / comparison.md)."""
+    title = "Comparison with published numbers"
+    if len(comp.matched):
+        return comparison_blocks(comp, title=title, level=2, max_measured_groups=40)
+    reasons = comp.measured_only["reason"].value_counts() if len(comp.measured_only) else pd.Series(dtype=int)
+    why = "; ".join(f"{r}: {n}" for r, n in reasons.head(3).items())
+    why = f" ({why}{'; ...' if len(reasons) > 3 else ''})" if why else ""
+    return [Heading(2, title),
+            Para(f"No measured value has a published counterpart: {len(comp.measured_only)} measured row(s) "
+                 f"unmatched{why}, {len(comp.published_only)} published row(s) of these models not measured; "
+                 "details in comparison.md and comparison.csv.")]
+
+
 def build_report(run_dir: str | Path, *, published: str | Path | None = None, out: str | Path | None = None,
                  model_map: dict[str, tuple[str, str]] | None = None, cells: list[dict] | None = None) -> dict:
     """Write ``report.md``, ``report.html`` and figures under ``report/`` for the run in ``run_dir``.
@@ -198,9 +215,8 @@ def build_report(run_dir: str | Path, *, published: str | Path | None = None, ou
 
     blocks: list = [Heading(1, f"rfbench report: suite `{suite_name}`"),
                     Para(f"Source: `{results_path}`. {_summary(df, meta)}.")]
-    blocks += _environment_blocks(df)
-    blocks += _protocol_blocks(df, suite_name, meta)
-    blocks += _convergence_blocks(df)
+    # a reader's order: the answer, the pictures, the numbers, then how they were made
+    blocks += headline_blocks(df, cells, level=2)
 
     figures = []
     fig_blocks: list = [Heading(2, "Figures")]
@@ -229,18 +245,25 @@ def build_report(run_dir: str | Path, *, published: str | Path | None = None, ou
             fig_blocks.append(Image(f"report/{path.name}", cap + (f". {timing_note}" if timing_note else "")))
     if len(fig_blocks) == 1:
         fig_blocks.append(Para("No plottable metric in this run."))
-
-    blocks += [Heading(2, "Results")] + results_blocks(df, level=3)
-    blocks += report_blocks(df, cells)  # intervals, across seeds, paired rankings (reporting/paired.py)
     blocks += fig_blocks
+
+    tex = fig_dir / "tables.tex"
+    atomic_write_text(tex, latex_tables(df, cells, source=str(results_path)))
+    blocks += [Heading(2, "Results"),
+               Para(f"The same tables as LaTeX (booktabs): `{tex.relative_to(out_dir)}`.")] + results_blocks(df, level=3)
+    blocks += _convergence_blocks(df)
     blocks += _sample_blocks(df, run_dir, out_dir)
+    blocks += report_blocks(df, cells)  # intervals, across seeds, paired rankings (reporting/paired.py)
     comp = compare(df, pub, model_map=model_map)
     comp.results_path, comp.published_path = str(results_path), str(published or "results/published.csv")
-    blocks += comparison_blocks(comp, title="Comparison with published numbers", level=2, max_measured_groups=40)
+    blocks += _comparison_section(comp)
+    blocks += _protocol_blocks(df, suite_name, meta)
+    blocks += _environment_blocks(df)
 
     md = blocks_to_markdown(blocks)
     html = blocks_to_html(blocks, base_dir=out_dir, title=f"rfbench report: {suite_name}")
     atomic_write_text(out_dir / "report.md", md)
     atomic_write_text(out_dir / "report.html", html)
     comp.write(out_dir)
-    return {"md": out_dir / "report.md", "html": out_dir / "report.html", "figures": figures, "comparison": comp}
+    return {"md": out_dir / "report.md", "html": out_dir / "report.html", "tex": tex, "figures": figures,
+            "comparison": comp}
