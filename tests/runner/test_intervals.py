@@ -124,8 +124,8 @@ def test_interval_settings_validate():
 
 
 def test_euler_vs_heun_paired_excludes_zero_where_unpaired_intervals_overlap():
-    """The figures of docs/uncertainty.md ("In short"): analytic-gmm-rf, NFE 8, toy2d's 2000 samples vs its 2000 held-out points,
-    first-order replicates (B = 1000, seed 0)."""
+    """The figures of docs/uncertainty.md ("In short"): analytic-gmm-rf, NFE 8, toy2d's 2000 samples vs
+    its 2000 held-out points, first-order replicates (B = 1000, seed 0)."""
     from rfbench.models import get_model
     from rfbench.runner.sweep import HELDOUT_SEED
     from rfbench.samplers import sample
