@@ -2,8 +2,8 @@
 end with exit code 2 and ONE line on stderr (``rfbench: error: ...``) that names the bad input and
 what was expected, with no traceback.
 
-``CASES`` is also the source of the README's "Bad input" table (``python scripts/bad_input_table.py``
-runs every case and prints it), so the table and the test cannot drift apart.
+``CASES`` is also the source of the "Bad input" table of docs/bad-input.md (``python
+scripts/bad_input_table.py`` runs every case and prints it), so the table and the test cannot drift apart.
 
 Placeholders in a case's argv (``{text_file}``, ``{out}``, ...) are files that :func:`make_inputs`
 writes into a fresh folder: checkpoints (valid, truncated, pickled objects, the wrong network),
@@ -442,11 +442,14 @@ def test_allow_unsafe_in_python(pickled):
 
 
 def test_readme_table_lists_every_case(inputs):
-    """README's "Bad input" table is generated from CASES (scripts/bad_input_table.py): no case missing."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = readme[readme.index("### Bad input"):]
+    """The "Bad input" table (docs/bad-input.md, linked from the README's "Bad input" section) is
+    generated from CASES (scripts/bad_input_table.py): no case missing."""
+    root = Path(__file__).resolve().parents[2]
+    assert "docs/bad-input.md" in (root / "README.md").read_text()
+    page = (root / "docs/bad-input.md").read_text()
+    section = page[page.index("| input tried |"):]
     missing = [shown_input(c, inputs) for c in CASES if f"| `{shown_input(c, inputs)}` |" not in section]
-    assert not missing, f"rerun `python scripts/bad_input_table.py` and paste its output into README.md: {missing}"
+    assert not missing, f"rerun `python scripts/bad_input_table.py` and paste its output into docs/bad-input.md: {missing}"
 
 
 @pytest.mark.parametrize("args,needle", [

@@ -1,5 +1,5 @@
 """Error bars wired into the product (issue 16): interval columns in toy2d rows, replicate vectors in
-cell records, ``--no-intervals``, the Euler-vs-Heun pairing figures the README quotes, FD_inf on a
+cell records, ``--no-intervals``, the Euler-vs-Heun pairing figures docs/uncertainty.md quotes, FD_inf on a
 digits smoke run, t-intervals across seeds and FID extrapolation in ``rfbench compare``."""
 
 from __future__ import annotations
@@ -124,8 +124,8 @@ def test_interval_settings_validate():
 
 
 def test_euler_vs_heun_paired_excludes_zero_where_unpaired_intervals_overlap():
-    """The README's figures: analytic-gmm-rf, NFE 8, toy2d's 2000 samples vs its 2000 held-out points,
-    first-order replicates (B = 1000, seed 0)."""
+    """The figures of docs/uncertainty.md ("In short"): analytic-gmm-rf, NFE 8, toy2d's 2000 samples vs
+    its 2000 held-out points, first-order replicates (B = 1000, seed 0)."""
     from rfbench.models import get_model
     from rfbench.runner.sweep import HELDOUT_SEED
     from rfbench.samplers import sample

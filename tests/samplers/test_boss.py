@@ -36,7 +36,7 @@ def test_boss_beats_uniform_euler_on_the_vp_oracle(gmm_vp):
 @pytest.mark.parametrize("nfe", [4, 8])
 def test_bellman_grid_minimises_the_summed_jump_cost_on_the_rf_oracle(gmm_rf, nfe):
     """On analytic-gmm-rf the Bellman grid has the lowest summed Euler-jump cost of all grids (so
-    lower than the uniform grid's), but NOT a lower ref_rmse (README: the local cost ignores how
+    lower than the uniform grid's), but NOT a lower ref_rmse (docs/boss.md: the local cost ignores how
     errors are propagated; measured 0.142 vs 0.132 at NFE 4)."""
     calib = calibrate(gmm_rf, progress=False)
     nodes, total = bellman_nodes(calib.cost, nfe)

@@ -113,7 +113,7 @@ def test_logsnr_grid_on_the_full_flow_converges_like_log_n_over_n_to_the_order()
     """On [0, 1] the logsnr grid's lambda-uniform part spans lambda(1 - 1/N) .. lambda(1/N) = -+ln(N - 1),
     a range growing like 2 ln N, so its step is ~2 ln N / N and an order-p method's error goes like
     (ln N / N)^p: err N / ln N (DPM-Solver-1) and err N^2 / ln^2 N (DPM-Solver-2) are constant
-    within a few percent while err N^p itself grows by a third or more (README figures)."""
+    within a few percent while err N^p itself grows by a third or more (figures in docs/dpm-solver.md)."""
     model = get_model("analytic-gmm-rf")
     for sampler, p, nfes in (("dpm-solver-1", 1, [96, 192, 384, 768]), ("dpm-solver-2", 2, [192, 384, 768])):
         errors = measure_convergence(model, sampler, nfes, n=64, grid="logsnr").errors

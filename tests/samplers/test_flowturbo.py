@@ -29,7 +29,7 @@ def test_pseudo_corrector_is_second_order(gmm_rf):
 @pytest.mark.parametrize("nfe", [8, 16, 32])
 def test_pseudo_corrector_beats_euler_at_equal_nfe(gmm_rf, nfe):
     """From NFE 6 on (measured: NFE 4 gives 0.176 vs Euler's 0.135: three steps of 1/3 are too coarse
-    for its second order to pay; README)."""
+    for its second order to pay; docs/flowturbo.md)."""
     noise = gmm_rf.sample_prior(300, seed=0, dtype=torch.float64)
     ref = rfbench.reference_solution(gmm_rf, noise).x_end
     pc = rfbench.sample(gmm_rf, "pseudo-corrector", nfe, noise=noise)

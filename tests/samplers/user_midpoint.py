@@ -1,5 +1,5 @@
 """A user's sampler, in a module of its own (not rfbench's): the explicit midpoint rule, registered with
-``register_sampler`` exactly as the README shows. Imported by test_adapters_user.py."""
+``register_sampler`` exactly as docs/adapters.md shows. Imported by test_adapters_user.py."""
 
 import torch
 
