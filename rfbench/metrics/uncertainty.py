@@ -440,6 +440,19 @@ def paired_p_value(diff: Replicates, method: str | None = None) -> float:
     return float(min(1.0, max(p, 2 / (B + 1))))
 
 
+def wald_p_value(diff: Replicates) -> float:
+    """Two-sided p-value of H0 "difference = 0" from the bootstrap standard error: z = estimate / sd of
+    the replicates, p = 2 (1 - Phi(|z|)). Not limited to the 2 / (B + 1) resolution of the bootstrap
+    p-values, so many pairs can be Holm-adjusted (see :func:`rank_with_groups`)."""
+    v = diff.values
+    if np.isnan(v).any() or not math.isfinite(diff.estimate):
+        return math.nan
+    se = float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
+    if se == 0.0:
+        return 1.0 if diff.estimate == 0 else 0.0
+    return float(min(1.0, 2 * (1 - _phi(abs(diff.estimate) / se))))
+
+
 def compare(a: Replicates, b: Replicates, *, names: tuple[str, str] = ("a", "b"), method: str | None = None,
             level: float = DEFAULT_LEVEL) -> Comparison:
     """Paired comparison of two cells on the same plan: interval of a - b and its p-value (method
@@ -495,7 +508,9 @@ def rank_with_groups(cells: Mapping[str, Replicates], *, lower_is_better: bool =
     indistinguishable ones.
 
     All pairs are compared with the paired bootstrap (:func:`compare`), their p-values Holm-adjusted
-    over the m (m - 1) / 2 pairs, and pairs with adjusted p < 1 - level are "different"; the groups
+    over the m (m - 1) / 2 pairs (Wald p-values from the bootstrap standard error when the pairs are too
+    many for the bootstrap p-values' 2 / (B + 1) floor to survive the adjustment), and pairs with
+    adjusted p < 1 - level are "different"; the groups
     are the compact letter display of that relation (samplers sharing a letter are not
     distinguishable). Rows, best first: rank, name, estimate, lo, hi, letters, p_vs_best (Holm),
     with_best (shares a letter with the best)."""
@@ -505,7 +520,13 @@ def rank_with_groups(cells: Mapping[str, Replicates], *, lower_is_better: bool =
     names = sorted(cells, key=lambda k: (sign * cells[k].estimate if math.isfinite(cells[k].estimate) else math.inf, k))
     pairs = [(names[i], names[j]) for i in range(len(names)) for j in range(i + 1, len(names))]
     comps = {p: compare(cells[p[0]], cells[p[1]], names=p, method=method, level=level) for p in pairs}
-    adj = holm([comps[p].p_value if math.isfinite(comps[p].p_value) else 1.0 for p in pairs])
+    B = min(len(c.values) for c in cells.values())
+    # Holm multiplies the smallest p by the number of pairs; a bootstrap p cannot go below 2 / (B + 1),
+    # so with many pairs (19 samplers: 171) no pair could ever differ. Then the p-values come from the
+    # bootstrap standard error of each paired difference (Wald), which has no such floor.
+    wald = len(pairs) * 2 / (B + 1) >= 1 - level
+    raw = [wald_p_value(cells[p[0]] - cells[p[1]]) if wald else comps[p].p_value for p in pairs]
+    adj = holm([v if math.isfinite(v) else 1.0 for v in raw])
     adjusted = dict(zip(pairs, adj))
     alpha = 1 - level
     different = {frozenset(p) for p in pairs if adjusted[p] < alpha}
@@ -517,7 +538,8 @@ def rank_with_groups(cells: Mapping[str, Replicates], *, lower_is_better: bool =
         p_best = 1.0 if name == best else float(adjusted[(best, name)])
         rows.append({"rank": rank, "name": name, "estimate": iv.estimate, "lo": iv.lo, "hi": iv.hi,
                      "letters": letters[name], "p_vs_best": p_best,
-                     "with_best": bool(set(letters[name]) & set(letters[best]))})
+                     "with_best": bool(set(letters[name]) & set(letters[best])),
+                     "p_method": "wald" if wald else "bootstrap"})
     return rows
 
 
@@ -655,5 +677,5 @@ def sliced_w2_replicates(x, y, plan: BootstrapPlan, *, n_projections: int = 512,
 __all__ = ["BootstrapPlan", "Comparison", "DEFAULT_B", "DEFAULT_LEVEL", "DEFAULT_METHODS", "Interval", "METHODS",
            "Replicates", "acceleration", "bca_levels", "bootstrap_interval", "compact_letters", "compare",
            "default_method", "holm", "influence_from_jackknife", "jackknife_groups", "mean_replicates",
-           "paired_p_value", "rank_with_groups", "replicate_indices", "sliced_w2_replicates", "t_interval",
+           "paired_p_value", "rank_with_groups", "wald_p_value", "replicate_indices", "sliced_w2_replicates", "t_interval",
            "w2_replicates"]

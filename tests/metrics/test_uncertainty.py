@@ -304,6 +304,23 @@ def test_rank_with_groups():
     assert by["worse"]["letters"] == "b" and rows[0]["letters"] == rows[1]["letters"] == "a"
 
 
+def test_rank_with_groups_separates_many_samplers():
+    """19 samplers (171 pairs): Holm on bootstrap p-values (floor 2 / (B + 1)) could never separate any
+    pair; the grouping then uses Wald p-values and still keeps a near-tie with the best."""
+    rng = np.random.default_rng(11)
+    n = 400
+    plan = BootstrapPlan(n, 999, 0)
+    z = rng.exponential(size=n)
+    cells = {f"s{k:02d}": mean_replicates(z + 0.05 * k + 0.01 * rng.standard_normal(n), plan) for k in range(18)}
+    cells["tie"] = mean_replicates(z + 0.01 * rng.standard_normal(n), plan)
+    rows = rank_with_groups(cells)
+    by = {r["name"]: r for r in rows}
+    assert rows[0]["p_method"] == "wald"
+    assert by["tie"]["with_best"] and by["s00"]["with_best"]
+    assert not by["s17"]["with_best"] and by["s17"]["p_vs_best"] < 1e-6
+    assert sum(r["with_best"] for r in rows) <= 3
+
+
 # -- Fréchet distances: mergeable statistics, the 1/N bias law, FD_inf ------------------------------
 def test_merged_block_statistics_equal_statistics_of_concatenated_features():
     rng = np.random.default_rng(8)
