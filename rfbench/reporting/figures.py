@@ -540,11 +540,12 @@ def sample_montage(tiles: dict[tuple[str, str], Path], path: Path, *, title: str
                 axes[0][j].set_title(f"NFE {nfe}", fontsize=8)
             if (sampler, nfe) in tiles:
                 img = PILImage.open(tiles[(sampler, nfe)])
-                axes[i][j].imshow(img, cmap="gray" if img.mode == "L" else None, interpolation="nearest")
+                axes[i][j].imshow(img, cmap="gray" if img.mode == "L" else None, vmin=0, vmax=255,
+                                  interpolation="nearest")
     for j, (label, p) in enumerate(extra.items()):
         img = PILImage.open(p)
         ax = axes[-1][j]
-        ax.imshow(img, cmap="gray" if img.mode == "L" else None, interpolation="nearest")
+        ax.imshow(img, cmap="gray" if img.mode == "L" else None, vmin=0, vmax=255, interpolation="nearest")
         ax.set_xlabel(label, fontsize=7)
     if extra:
         axes[-1][0].set_ylabel("for comparison", rotation=0, ha="right", va="center", fontsize=7)
