@@ -233,6 +233,7 @@ def published_points(published: pd.DataFrame | None, model: str, data: str, metr
     return sel
 
 
+MAX_BANDS = 6  # panels with more samplers draw their intervals as error bars, not shaded bands
 SLOPE_GUIDE_METRICS = ("ref_rmse",)  # solver errors against an exact reference: their slope is the order
 GUIDE_ORDERS = (1, 2, 3)
 NOISE_LEVEL_LABEL = "held-out noise level\n(W2 between two held-out data sets;\nat or below it: within sampling noise)"
@@ -282,7 +283,8 @@ def metric_vs_nfe_figure(df: pd.DataFrame, metric: str, *, title: str = "", publ
     over a decade or more; plain labels), one line per sampler (mean over seeds; adaptive samplers as
     a dashed level: their NFE is an outcome), coloured by family with a marker per sampler
     (:func:`palette`), with a band for the 95% interval where the rows carry one (one seed: the
-    bootstrap interval; several: the t-interval across seeds).
+    bootstrap interval; several: the t-interval across seeds); error bars instead of bands in panels
+    with more than MAX_BANDS samplers.
     For ref_rmse, slope guides for orders 1-3; for w2, the held-out noise level (``w2_floor``) as a
     band. Published values for the same model, dataset and metric are overlaid as gold stars labelled
     with the paper's sampler. One legend outside the axes. Returns (figure, number of published points
@@ -302,6 +304,7 @@ def metric_vs_nfe_figure(df: pd.DataFrame, metric: str, *, title: str = "", publ
     families: dict[str, str] = {}
     for ax, (model, data, g) in zip(axes, panels):
         guide_x, guide_y = [], []
+        crowded = g["sampler"].nunique() > MAX_BANDS
         for sampler, s in sorted(g.groupby("sampler", sort=False), key=lambda kv: order.index(kv[0])):
             color, marker, family = pal[sampler]
             pts = s.groupby("nfe_measured")[metric].mean().sort_index()
@@ -318,7 +321,11 @@ def metric_vs_nfe_figure(df: pd.DataFrame, metric: str, *, title: str = "", publ
             families[label] = family
             band = error_band(s[s["nfe"].notna()], metric)  # 95% intervals as a band / error bars
             if band is not None and not s["nfe"].isna().all():
-                if len(band) > 1:
+                if len(band) > 1 and crowded:  # many overlapping bands read as one blot: thin error bars
+                    mid = pts.reindex(band.index)
+                    ax.errorbar(band.index, mid, yerr=[(mid - band["lo"]).clip(lower=0), (band["hi"] - mid).clip(lower=0)],
+                                fmt="none", ecolor=color, elinewidth=0.7, alpha=0.6, capsize=0)
+                elif len(band) > 1:
                     ax.fill_between(band.index, band["lo"], band["hi"], color=color, alpha=0.12, lw=0)
                 else:
                     ax.errorbar(band.index, pts.reindex(band.index), yerr=[pts.reindex(band.index) - band["lo"],
@@ -473,6 +480,7 @@ def pareto_figure(df: pd.DataFrame, metric: str, *, title: str = ""):
     fig, axes = _grid(len(panels), plt, width=4.6, height=3.6)
     families: dict[str, str] = {}
     threads = _threads(ok)
+    labels: list = []
     for ax, (model, data, g) in zip(axes, panels):
         cells = _cells(g, metric)
         for sampler in [n for n in pal if n in set(cells["sampler"])]:
@@ -495,10 +503,9 @@ def pareto_figure(df: pd.DataFrame, metric: str, *, title: str = ""):
         _scale(ax, "x", list(cells["t"]))
         _scale(ax, "y", list(cells["v"]))
         if trusted:
-            _place_labels(ax, [(cells["t"].iloc[i], cells["v"].iloc[i],
-                                f"{cells['sampler'].iloc[i]}@"
-                                + ("ad" if cells["nfe_measured"].iloc[i] < 0 else f"{cells['nfe_measured'].iloc[i]:g}"))
-                               for i in front])
+            labels.append((ax, [(cells["t"].iloc[i], cells["v"].iloc[i], f"{cells['sampler'].iloc[i]}@"
+                                 + ("ad" if cells["nfe_measured"].iloc[i] < 0 else f"{cells['nfe_measured'].iloc[i]:g}"))
+                                for i in front]))
         ax.text(0.01, 0.01, why, transform=ax.transAxes, fontsize=5.5, color="0.25" if trusted else "firebrick",
                 va="bottom", ha="left", wrap=True)
         ax.set_title(f"{model}" + (f" ({data})" if data else ""), fontsize=10)
@@ -506,6 +513,8 @@ def pareto_figure(df: pd.DataFrame, metric: str, *, title: str = ""):
         ax.set_ylabel(metric)
         ax.grid(True, which="major", alpha=0.25)
     _finish(fig, axes, title or f"{metric} vs wall clock (Pareto front)", families)
+    for ax, points in labels:  # after the layout, which moves the points the labels must not overlap
+        _place_labels(ax, points)
     return fig
 
 

@@ -212,7 +212,8 @@ def build_report(run_dir: str | Path, *, published: str | Path | None = None, ou
             figures.append(path)
             cap = f"{metric} against counted NFE (log axis), one panel per model, mean over seeds"
             if f"{metric}_lo" in df:
-                cap += "; shaded: 95% interval (bootstrap; t across seeds when several)"
+                cap += ("; shaded (error bars in panels with more than six samplers): 95% interval (bootstrap; t "
+                        "across seeds when several)")
             cap += (f"; {n_pub} published value(s) overlaid as stars" if n_pub else
                     "; no published value exists for these models, datasets and metric")
             fig_blocks.append(Image(f"report/{path.name}", cap))
