@@ -227,7 +227,7 @@ def build_report(run_dir: str | Path, *, published: str | Path | None = None, ou
                    "both faster and better)")
             if metric == "w2":
                 cap += "; grey band: the held-out noise level (w2_floor: W2 between two held-out data sets)"
-            if flagged := untrusted_timings(df, metric):  # timing spread >= the gaps between front cells
+            if flagged := untrusted_timings(df, metric):  # timing spread >= the time step between NFE values
                 cap += f"; no front drawn for {', '.join(flagged)}: the timings' spread exceeds their differences"
             fig_blocks.append(Image(f"report/{path.name}", cap + (f". {timing_note}" if timing_note else "")))
     if len(fig_blocks) == 1:

@@ -71,9 +71,6 @@ class Suite:
     samplers: list[str]
     nfe: list[int]
     seeds: list[int] = field(default_factory=lambda: [0])
-    # NFE lists for particular models, by label (``name`` or ``name@data``), in place of ``nfe``: e.g.
-    # more NFE on the cheap analytic models, where a convergence order needs them; ``--nfe`` replaces all
-    nfe_by_model: dict[str, list[int]] = field(default_factory=dict)
     n_samples: int = 2000
     n_data: int = 2000
     batch_size: int | None = None  # generate in chunks of this size (None: all samples at once)
@@ -94,6 +91,9 @@ class Suite:
     # prepare(suite, device) -> suite: resolves run-time inputs (e.g. user checkpoints into models)
     # after configure(); raises SuiteSkipped with a one-line reason when the suite cannot run here.
     prepare: Callable[[Suite, str], Suite] | None = None
+    # NFE lists for particular models, by label (``name`` or ``name@data``), in place of ``nfe``: e.g.
+    # more NFE on the cheap analytic models, where a convergence order needs them; ``--nfe`` replaces all
+    nfe_by_model: dict[str, list[int]] = field(default_factory=dict)
 
     def configure(self, *, quick: bool = False, smoke: bool = False, nfe: list[int] | None = None, models: list[str] | None = None,
                   samplers: list[str] | None = None, seeds: list[int] | None = None,
