@@ -494,14 +494,14 @@ def pareto_figure(df: pd.DataFrame, metric: str, *, title: str = ""):
             families[sampler] = family
         front = pareto_front(list(cells["t"]), list(cells["v"]))
         trusted, why = timing_verdict(cells, timing_spread(g))
-        if metric == "w2":
-            _noise_level(ax, g)
         if trusted:
             ft, fv = cells["t"].iloc[front], cells["v"].iloc[front]
             ax.step(ft, fv, where="post", color="black", lw=1.2, alpha=0.8, label="Pareto front")
             ax.scatter(ft, fv, s=60, facecolors="none", edgecolors="black", lw=1.2)
         _scale(ax, "x", list(cells["t"]))
         _scale(ax, "y", list(cells["v"]))
+        if metric == "w2":  # after the scale: the band's lower edge depends on it
+            _noise_level(ax, g)
         if trusted:
             labels.append((ax, [(cells["t"].iloc[i], cells["v"].iloc[i], f"{cells['sampler'].iloc[i]}@"
                                  + ("ad" if cells["nfe_measured"].iloc[i] < 0 else f"{cells['nfe_measured'].iloc[i]:g}"))

@@ -205,3 +205,13 @@ def test_sample_montage_labelled_sampler_by_nfe(tmp_path):
     assert [axes[i][0].get_ylabel() for i in range(2)] == ["euler", "heun"]  # palette order: euler first
     assert axes[2][0].get_xlabel() == "reference" and axes[2][1].get_xlabel() == ""
     assert sample_montage({}, tmp_path / "none.png") is None
+
+
+def test_noise_level_band_keeps_a_log_axis_positive():
+    """w2 spanning decades (log axis): the band must not pull the axis down to 0."""
+    df = _rows()
+    df["w2"] = 0.2 + 100 * df["nfe"].astype(float) ** -3.0
+    for fig in (metric_vs_nfe_figure(df, "w2")[0], pareto_figure(df, "w2")):
+        for ax in [a for a in fig.axes if a.get_visible() and a.get_xlabel()]:
+            assert ax.get_yscale() == "log" and ax.get_ylim()[0] > 1e-3  # not pulled towards 0
+            assert ax.get_ylim()[0] < 0.06 < ax.get_ylim()[1]  # the noise level is in view
