@@ -51,6 +51,15 @@ def local_slopes(nfes: list[float], errors: list[float]) -> list[float]:
             for (n1, e1), (n2, e2) in zip(zip(nfes, errors), zip(nfes[1:], errors[1:]))]
 
 
+def _unsettled(slopes: list[float]) -> str:
+    """How the local slopes move over the fitted points: toward a limit or back and forth."""
+    tail = slopes[-3:]
+    steps = [b - a for a, b in zip(tail, tail[1:])]
+    if len(steps) >= 2 and steps[0] * steps[1] < 0:
+        return "the local slopes oscillate (" + ", ".join(f"{v:.2f}" for v in tail) + ")"
+    return "the local slopes still drift (" + ", ".join(f"{v:.2f}" for v in tail) + ")"
+
+
 def convergence_table(results: pd.DataFrame, *, last: int = 3) -> pd.DataFrame:
     """One row per (analytic model, data, sampler, grid) with fixed-step NFE and ref_rmse values.
 
@@ -97,7 +106,8 @@ def convergence_table(results: pd.DataFrame, *, last: int = 3) -> pd.DataFrame:
             notes.append(f"pre-asymptotic: largest NFE {used_n[-1]:g} < {MIN_ASYMPTOTIC_NFE}")
         tail = slopes[-(last - 1):]
         if len(tail) >= 2 and max(tail) - min(tail) > SETTLED_TOL:
-            notes.append("slope not settled (local slopes differ by > %.1f)" % SETTLED_TOL)
+            notes.append(f"slope not settled (local slopes differ by > {SETTLED_TOL:.1f}): {_unsettled(slopes)} up to "
+                         f"NFE {nfes[-1]:g}; an asymptotic order needs more NFE (e.g. --nfe up to {4 * nfes[-1]:g})")
         floor = ROUNDOFF.get(dtype)
         if floor is not None and min(errs) <= floor:
             notes.append(f"error reaches the {dtype} round-off floor (min {min(errs):.1e}): fit flattened")

@@ -22,7 +22,7 @@ from .._version import __version__
 from ..cache import atomic_write_text
 from .compare import compare, comparison_blocks, load_results
 from .convergence import ORDER_TOL, convergence_table
-from .figures import metric_vs_nfe, pareto, pareto_metrics, vs_nfe_metrics
+from .figures import metric_vs_nfe, pareto, pareto_metrics, untrusted_timings, vs_nfe_metrics
 from .paired import report_blocks
 from .published import load_published
 from .render import Bullets, Heading, Image, Para, Table, blocks_to_html, blocks_to_markdown
@@ -228,7 +228,8 @@ def build_report(run_dir: str | Path, *, published: str | Path | None = None, ou
             figures.append(path)
             cap = f"{metric} against counted NFE (log axis), one panel per model, mean over seeds"
             if f"{metric}_lo" in df:
-                cap += "; shaded: 95% interval (bootstrap; t across seeds when several)"
+                cap += ("; shaded (error bars in panels with more than six samplers): 95% interval (bootstrap; t "
+                        "across seeds when several)")
             cap += (f"; {n_pub} published value(s) overlaid as stars" if n_pub else
                     "; no published value exists for these models, datasets and metric")
             fig_blocks.append(Image(f"report/{path.name}", cap))
@@ -241,7 +242,9 @@ def build_report(run_dir: str | Path, *, published: str | Path | None = None, ou
             cap = (f"{metric} against wall clock per batch; circled cells form the Pareto front (nothing else is "
                    "both faster and better)")
             if metric == "w2":
-                cap += "; dashed line: w2_floor (W2 between two held-out data sets): values near it are within sampling noise"
+                cap += "; grey band: the held-out noise level (w2_floor: W2 between two held-out data sets)"
+            if flagged := untrusted_timings(df, metric):  # timing spread >= the time step between NFE values
+                cap += f"; no front drawn for {', '.join(flagged)}: the timings' spread exceeds their differences"
             fig_blocks.append(Image(f"report/{path.name}", cap + (f". {timing_note}" if timing_note else "")))
     if len(fig_blocks) == 1:
         fig_blocks.append(Para("No plottable metric in this run."))

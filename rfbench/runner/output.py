@@ -31,6 +31,9 @@ def write_outputs(rows: list[dict], out_dir: str | Path, suite_name: str, summar
         drawn = metric_vs_nfe(df, m, out / f"{m}_vs_nfe.png", title=f"{suite_name}: {m} vs NFE")
         if drawn:
             plots.append(str(drawn[0]))
+    from .artifacts import write_montages  # image suites: samples by sampler x NFE
+
+    plots += [str(p) for p in write_montages(df, out)]
     meta = {"suite": suite_name, **(facts or {}), "summary": summary or {}, "plots": plots}
     atomic_write_text(out / "run.json", json.dumps(meta, indent=1))
     return {"csv": out / "results.csv", "md": out / "results.md", "plots": plots, "frame": df}

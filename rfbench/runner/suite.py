@@ -91,6 +91,9 @@ class Suite:
     # prepare(suite, device) -> suite: resolves run-time inputs (e.g. user checkpoints into models)
     # after configure(); raises SuiteSkipped with a one-line reason when the suite cannot run here.
     prepare: Callable[[Suite, str], Suite] | None = None
+    # NFE lists for particular models, by label (``name`` or ``name@data``), in place of ``nfe``: e.g.
+    # more NFE on the cheap analytic models, where a convergence order needs them; ``--nfe`` replaces all
+    nfe_by_model: dict[str, list[int]] = field(default_factory=dict)
 
     def configure(self, *, quick: bool = False, smoke: bool = False, nfe: list[int] | None = None, models: list[str] | None = None,
                   samplers: list[str] | None = None, seeds: list[int] | None = None,
@@ -128,6 +131,7 @@ class Suite:
                 raise InvalidInputError(f"--nfe {max(nfe):,} is above rfbench's ceiling of {MAX_NFE:,} evaluations per "
                                         "cell (a typo? see README, NFE accounting)")
             suite.nfe = sorted(set(nfe))
+            suite.nfe_by_model = {}
         if models is not None:
             specs = [ModelSpec.parse(m) for m in models]
             by_label = {m.label: m for m in self.models}
@@ -164,6 +168,10 @@ class Suite:
         """The suite with run-time inputs resolved (``prepare``); may raise SuiteSkipped."""
         return self.prepare(self, device) if self.prepare is not None else self
 
+    def nfe_for(self, model: ModelSpec) -> list[int]:
+        """The NFE values the suite runs ``model`` at."""
+        return list(self.nfe_by_model.get(model.label, self.nfe))
+
     def cells(self) -> list[Cell]:
         from ..samplers import get_sampler
 
@@ -174,7 +182,7 @@ class Suite:
                     if get_sampler(sampler).adaptive:
                         out.append(Cell(self.name, model, sampler, None, seed))
                     else:
-                        out.extend(Cell(self.name, model, sampler, n, seed) for n in self.nfe)
+                        out.extend(Cell(self.name, model, sampler, n, seed) for n in self.nfe_for(model))
         return out
 
     def facts(self) -> dict:
