@@ -230,7 +230,7 @@ def results_blocks(df: pd.DataFrame, *, level: int = 2) -> list:
         first = g.iloc[0]
         facts = [f"{c} = {fmt(first[c], c)}" for c in registry.model_metrics() if c in g and pd.notna(first.get(c))]
         if facts:
-            b.append(Para("; ".join(facts) + " (model properties" + ("; w2_floor: W2 between two held-out data sets"
+            b.append(Para("; ".join(facts) + " (model properties" + ("; w2_floor: W2 between two held-out data sets, the held-out noise level"
                                                                     if "w2_floor" in " ".join(facts) else "") + ")."))
         ok = g[g["status"] == "ok"] if "status" in g else g
         tables = [t for m in (_shown_metrics(ok) if len(ok) else [])
