@@ -38,12 +38,13 @@ def test_default_classifier_accuracy_cache_and_fd():
     from rfbench.runner.cell_metrics.images import fd_digits_metric
 
     ctx = SimpleNamespace(memo={}, device=torch.device("cpu"), progress=False, suite=SimpleNamespace(options={}))
+    cell = SimpleNamespace(key="test-cell", seed=0)  # the hook hands its features to the interval step
     row = {}
-    fd_digits_metric(ctx, None, SimpleNamespace(x=digits("test")[0]), row)
+    fd_digits_metric(ctx, cell, SimpleNamespace(x=digits("test")[0]), row)
     assert abs(row["fd_digits"]) < 1e-6
     assert row["fd_digits_ref"] == "digits-test" and row["fd_digits_ref_n"] == 360
     assert row["fd_digits_n_samples"] == 360 and row["digits_classifier_acc"] == clf.test_acc
     assert row["fd_digits_extractor"] == clf.id
     bad = {}
-    fd_digits_metric(ctx, None, SimpleNamespace(x=torch.zeros(4, 3, 8, 8)), bad)
+    fd_digits_metric(ctx, cell, SimpleNamespace(x=torch.zeros(4, 3, 8, 8)), bad)
     assert "fd_digits" not in bad and "need (1, 8, 8)" in bad["notes"]
