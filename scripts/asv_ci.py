@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# Fail levels, from run-to-run spread measured on a loaded 2-core machine (README "Regression tracking"):
+# Fail levels, from run-to-run spread measured on a loaded 2-core machine (docs/regression-tracking.md):
 # track_ratio_ values moved by up to xMEASURED between runs idle and beside 2 busy processes; a sampler
 # doing 3x the work reads x~3.
 RATIO_FAIL = 2.0

@@ -1,4 +1,4 @@
-"""Print the README's "Bad input" table: every case of tests/cli/test_bad_input.py run through the CLI.
+"""Print the "Bad input" table of docs/bad-input.md: every case of tests/cli/test_bad_input.py run through the CLI.
 
     python scripts/bad_input_table.py [--width 150]
 

@@ -1,4 +1,4 @@
-"""Print the 2-D model catalogue's measured table (README "Model catalogue"): per model on 8gaussians,
+"""Print the 2-D model catalogue's measured table (docs/model-catalogue.md): per model on 8gaussians,
 its straightness and W2 to held-out data at NFE 1, 2, 4 (Euler for velocity models, DDIM for the
 diffusion-form ones, EDM's Euler for PFGM++/EDM) and of an accurate dopri5 solve.
 

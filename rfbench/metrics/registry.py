@@ -95,7 +95,7 @@ for _m in [
     Metric("straightness", "Liu et al. 2022 straightness of the model's flow on reference trajectories "
                            "(midpoint rule, 64 points, mean over dimensions); a property of the model",
            kind="model", stage=REFERENCE, writes=_REF, lead=True),
-    # image metrics (computed in rfbench.runner.cell_metrics.images; protocol columns are listed in the README)
+    # image metrics (computed in rfbench.runner.cell_metrics.images; protocol columns: docs/image-metrics.md)
     Metric("fd_digits", "Fréchet distance in the features of rfbench's digits CNN (id and accuracy in the row) "
                         "vs the 360 held-out digits; not an Inception FID",
            table=True, vs_nfe=True, pareto=1, headline=1,

@@ -14,7 +14,7 @@ as zju-pi's ``ipndm_sampler`` (d = (x - D)/sigma = eps_hat in sigma, alpha = 1 o
 DEIS code's ``ipndm`` (DDIM with the AB-combined eps) and diffusers' ``IPNDMScheduler`` (tested).
 The coefficients assume equal steps in s: on a grid that is not uniform in s the method is
 consistent but of order 2 at most (and the first-order first step caps it at 2 anyway; measured in
-the tests and the README).
+the tests and docs/unipc-deis-ipndm.md).
 
 **The end at alpha = 0** (the flow path at t = 1, s = inf), decided per step from the times
 walked: the step from it is DDIM's limit x_t = alpha_t x0_hat + sigma_t eps_hat, and its output is

@@ -189,7 +189,7 @@ REDRESS_SEED_OFFSET = 7_919  # fine-tune trajectories use calib_seed + this (not
 
 @dataclass(frozen=True)
 class RedressConfig:
-    """Settings of the fine-tune (paper defaults where they fit a CPU budget; see README)."""
+    """Settings of the fine-tune (paper defaults where they fit a CPU budget; see docs/boss.md)."""
 
     nfe: int = 4
     K: int = 100
