@@ -102,7 +102,7 @@ def test_report_has_error_bar_section_and_bands(toy_run, tmp_path):
     res = build_report(out, out=tmp_path, cells=load_cells(out))
     md = res["md"].read_text()
     assert "## Error bars" in md and "Paired comparisons at NFE 8" in md
-    assert "shaded: 95% interval" in md
+    assert "95% interval (bootstrap; t across seeds when several)" in md
 
 
 def test_no_intervals_turns_them_off(tmp_path):
