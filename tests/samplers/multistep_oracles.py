@@ -64,3 +64,14 @@ def lambda_uniform(model, k: int, t_mid: float = 0.5):
     lam0 = float(model.schedule.log_snr(torch.tensor(t_mid, dtype=torch.float64)))
     return lambda h: model.schedule.t_of_log_snr(
         torch.tensor([lam0 + (j - (k - 1)) * h for j in range(k + 1)], dtype=torch.float64))
+
+
+def assert_nfe_matches_plan(model, sampler: str, nfes, option_sets) -> None:
+    """Every (NFE, options): the hook's count equals the plan and the request, samples finite."""
+    import rfbench
+
+    for nfe in nfes:
+        for options in option_sets:
+            out = rfbench.sample(model, sampler, nfe, n=8, **options)
+            assert out.nfe_measured == out.nfe_expected == nfe, (model.name, nfe, options, out.nfe_measured)
+            assert torch.isfinite(out.x).all(), (model.name, nfe, options)
