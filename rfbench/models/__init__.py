@@ -14,7 +14,7 @@ see :mod:`rfbench.models.schedules` for the crosswalk to other conventions).
 from __future__ import annotations
 
 from . import builtin  # noqa: F401  (registers the analytic models and diffusers-unet)
-from .analytic import AnalyticGMM, AnalyticPFGMPP
+from .analytic import AnalyticGMM, AnalyticPFGMPP, AnalyticPFGMPPGMM
 from .base import FlowModel, NFECounter
 from .formats import load_checkpoint, register_checkpoint, register_checkpoints_file
 from .families import EDMFlow, NetworkFlow
@@ -25,7 +25,7 @@ from .wrappers import from_velocity
 
 
 __all__ = [
-    "MODELS", "AnalyticGMM", "AnalyticPFGMPP", "EDMFlow", "FLOW", "FlowModel", "FlowSchedule", "GaussianPrior",
+    "MODELS", "AnalyticGMM", "AnalyticPFGMPP", "AnalyticPFGMPPGMM", "EDMFlow", "FLOW", "FlowModel", "FlowSchedule", "GaussianPrior",
     "ModelEntry", "NFECounter", "NetworkFlow", "PFGMPPPrior", "Prior", "Schedule", "VPLinearSchedule",
     "check_model_data", "from_velocity", "get_model", "load_checkpoint", "model_identity", "register_checkpoint",
     "register_checkpoints_file", "register_model",

@@ -16,7 +16,7 @@ import torch
 
 from ..errors import NotApplicableError
 from ..models.base import FlowModel
-from .plans import heun_plan
+from .plans import edm_heun_plan
 from .registry import SamplerSpec, register_sampler
 
 
@@ -79,5 +79,5 @@ register_sampler(SamplerSpec(
     name="edm-heun", fn=sample_edm_heun, order=2, nfe_per_step="2 (last step 1: NFE = 2M - 1)",
     paper="EDM deterministic sampler (Karras et al. 2022, arXiv 2206.00364, Alg. 1); PFGM++'s sampler",
     description="Heun in (sigma/alpha, x/alpha) on the rho = 7 grid; last step Euler.",
-    default_grid="karras", plan=heun_plan, needs="schedule",
+    default_grid="karras", plan=edm_heun_plan, needs="schedule",
 ))
