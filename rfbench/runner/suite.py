@@ -46,6 +46,8 @@ class Cell:
     sampler: str
     nfe: int | None
     seed: int
+    # the metrics this cell computes, where not all the suite's: the convergence tail (Suite.order_nfe)
+    metrics: tuple[str, ...] | None = None
 
     @property
     def id(self) -> str:
@@ -94,6 +96,13 @@ class Suite:
     # NFE lists for particular models, by label (``name`` or ``name@data``), in place of ``nfe``: e.g.
     # more NFE on the cheap analytic models, where a convergence order needs them; ``--nfe`` replaces all
     nfe_by_model: dict[str, list[int]] = field(default_factory=dict)
+    # More NFE for particular models (by label) at which only ref_rmse is computed: the tail of the
+    # convergence-order fit (rfbench.reporting.convergence), where a full cell (W2, timing, inversion,
+    # intervals) would cost ten times more than the draw; ``--nfe`` drops them
+    order_nfe: dict[str, list[int]] = field(default_factory=dict)
+    # dtypes for particular models (by label) in place of the run's ``--dtype``: "float64" on the
+    # exact oracles, whose ref_rmse must reach below float32's round-off (~1e-6 after 512 steps)
+    dtype_by_model: dict[str, str] = field(default_factory=dict)
 
     def configure(self, *, quick: bool = False, smoke: bool = False, nfe: list[int] | None = None, models: list[str] | None = None,
                   samplers: list[str] | None = None, seeds: list[int] | None = None,
@@ -131,7 +140,7 @@ class Suite:
                 raise InvalidInputError(f"--nfe {max(nfe):,} is above rfbench's ceiling of {MAX_NFE:,} evaluations per "
                                         "cell (a typo? see README, NFE accounting)")
             suite.nfe = sorted(set(nfe))
-            suite.nfe_by_model = {}
+            suite.nfe_by_model, suite.order_nfe = {}, {}
         if models is not None:
             specs = [ModelSpec.parse(m) for m in models]
             by_label = {m.label: m for m in self.models}
@@ -182,7 +191,11 @@ class Suite:
                     if get_sampler(sampler).adaptive:
                         out.append(Cell(self.name, model, sampler, None, seed))
                     else:
-                        out.extend(Cell(self.name, model, sampler, n, seed) for n in self.nfe_for(model))
+                        nfes = self.nfe_for(model)
+                        out.extend(Cell(self.name, model, sampler, n, seed) for n in nfes)
+                        if "ref_rmse" in self.metrics:
+                            out.extend(Cell(self.name, model, sampler, n, seed, metrics=("ref_rmse",))
+                                       for n in self.order_nfe.get(model.label, ()) if n not in nfes)
         return out
 
     def facts(self) -> dict:

@@ -73,10 +73,21 @@ class SweepContext:
         self.timing: tuple | None = None  # run_cell: (the cell's sampling call, seconds of its first draw)
 
     # -- models ------------------------------------------------------------------------------------
+    def dtype_for(self, spec: ModelSpec) -> torch.dtype:
+        """The dtype ``spec``'s cells run in: the suite's ``dtype_by_model`` entry, else the run's."""
+        name = self.suite.dtype_by_model.get(spec.label)
+        if name is None:
+            return self.dtype
+        dtype = getattr(torch, str(name), None)
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise InvalidInputError(f"suite {self.suite.name!r}: dtype_by_model[{spec.label!r}] = {name!r} is not a "
+                                    "torch floating-point dtype (e.g. 'float64')")
+        return dtype
+
     def model(self, spec: ModelSpec) -> FlowModel:
         if spec not in self._models:
             model = get_model(spec.name, data=spec.data, progress=self.progress, **dict(spec.options))
-            self._models[spec] = model.to(device=self.device, dtype=self.dtype).eval()
+            self._models[spec] = model.to(device=self.device, dtype=self.dtype_for(spec)).eval()
         return self._models[spec]
 
     def identity(self, key: Any, compute) -> tuple[str | None, str | None]:
@@ -158,7 +169,7 @@ def _base_row(cell: Cell, ctx: SweepContext) -> dict[str, Any]:
     return {
         "suite": cell.suite, "model": cell.model.name, "data": cell.model.data, "sampler": cell.sampler,
         "nfe": cell.nfe, "status": "ok", "reason": "", "n_samples": ctx.suite.n_samples, "seed": cell.seed,
-        "device": str(ctx.device), "dtype": str(ctx.dtype).replace("torch.", ""), **env,
+        "device": str(ctx.device), "dtype": str(ctx.dtype_for(cell.model)).replace("torch.", ""), **env,
     }
 
 
@@ -173,7 +184,7 @@ def run_cell(ctx: SweepContext, cell: Cell) -> dict[str, Any]:
             row["data"] = getattr(model, "dataset", None)
         spec = get_sampler(cell.sampler)
         options = dict(suite.sampler_options.get(cell.sampler, {}))
-        noise = ctx.noise(cell.model, cell.seed).to(device=ctx.device, dtype=ctx.dtype)
+        noise = ctx.noise(cell.model, cell.seed).to(device=ctx.device, dtype=ctx.dtype_for(cell.model))
 
         def draw():  # under torchrun the samples are split by index over the ranks
             return split_sample(model, spec, cell.nfe, noise=noise, batch_size=suite.batch_size, **options)
@@ -193,11 +204,13 @@ def run_cell(ctx: SweepContext, cell: Cell) -> dict[str, Any]:
             return row
         # the suite's metrics in stage order (suite order within a stage), its artifacts before timing
         ctx.timing = (draw, first_s)
-        metrics = sorted(suite.metrics, key=lambda name: METRICS.get(name).stage)
+        if cell.metrics is not None:
+            add_note(row, f"convergence tail: only {', '.join(cell.metrics)} at this NFE")
+        metrics = sorted(cell.metrics or suite.metrics, key=lambda name: METRICS.get(name).stage)
         for name in [m for m in metrics if METRICS.get(m).stage < TIMING]:
             CELL_METRICS.get(name)(ctx, cell, result, row)
         add_cell_intervals(ctx, cell, result, row)  # <metric>_lo/_hi/_ci, and replicates for the record
-        for name in suite.artifacts:
+        for name in suite.artifacts if cell.metrics is None else ():
             ARTIFACTS.get(name)(ctx, cell, result, row)
         for name in [m for m in metrics if METRICS.get(m).stage >= TIMING]:
             CELL_METRICS.get(name)(ctx, cell, result, row)
@@ -244,9 +257,11 @@ def cell_hash(cell: Cell, ctx: SweepContext) -> tuple[str | None, str | None]:
         cell_dict = {"suite": cell.suite, "model": canonical(cell.model.as_dict()), "sampler": cell.sampler,
                      "nfe": cell.nfe, "seed": cell.seed, "model_identity": model_id, "sampler_identity": sampler_id,
                      "code": code}
+        if cell.metrics is not None:  # only then, so the suites' other cells keep their record hashes
+            cell_dict["metrics"] = list(cell.metrics)
     except CannotFingerprint as exc:
         return None, f"suite settings: {exc}"
-    return cell_config_hash(cell_dict, settings, str(ctx.device), str(ctx.dtype)), None
+    return cell_config_hash(cell_dict, settings, str(ctx.device), str(ctx.dtype_for(cell.model))), None
 
 
 def execute_cell(ctx: SweepContext, store: CellStore, cell: Cell, *, force: bool = False) -> tuple[dict, bool]:

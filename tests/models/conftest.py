@@ -5,14 +5,11 @@ synchronisation on a shared, oversubscribed CPU (a small forward pass took 10 s 
 from __future__ import annotations
 
 import pytest
-import torch
+
+from rfbench.metrics.timing import one_thread
 
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_thread():
         yield
-    finally:
-        torch.set_num_threads(before)

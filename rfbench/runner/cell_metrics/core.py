@@ -4,7 +4,8 @@ data), ``wall_clock_s`` (the cell's sampling call, timed)."""
 
 from __future__ import annotations
 
-from ...metrics import ref_rmse, sliced_w2, time_callable, w2
+from ...metrics import ref_rmse, sliced_w2, w2
+from ...metrics.timing import time_draw
 from ...metrics.distribution import MIN_POINTS_W2
 from ..hooks import add_note, register_cell_metric
 
@@ -57,8 +58,10 @@ def wall_clock_metric(ctx, cell, result, row) -> None:
         # the cell's own sampling call (suites whose budget cannot afford a second draw)
         row.update(wall_clock_s=first_s, timing="first call")
     else:  # the first draw was the warm-up (and built any cached calibration or refiner)
-        t = time_callable(draw, repeats=max(1, ctx.suite.timing_repeats), warmup=0, device=ctx.device)
-        row.update(wall_clock_s=t["median_s"], timing=f"median of {len(t['all_s'])} after a warm-up, "
-                                                          f"{t['method']}")
+        t = time_draw(draw, repeats=max(1, ctx.suite.timing_repeats), device=ctx.device,
+                      numel=result.x[0].numel() if len(result.x) else 0)
+        row.update(wall_clock_s=t["value_s"], timing_threads=t["threads"],
+                   timing=f"{t['statistic']} of {len(t['all_s'])} after a warm-up, {t['threads']} thread"
+                          f"{'s' if t['threads'] != 1 else ''}, {t['method']}")
         if len(t["all_s"]) >= 2 and t["median_s"] > 0:  # the figures' test of whether a Pareto front holds
             row["wall_clock_spread"] = (max(t["all_s"]) - min(t["all_s"])) / t["median_s"]

@@ -46,7 +46,7 @@ def fid_stats(ctx, cell, extractor, n: int, batch: int, *, keep: int = 0, shift=
     feats_kept, acc, dim = [], None, None
     for noise in fid_noise_range(model, cell.seed, block.start, block.stop, batch, block_size=block_size,
                                  seed_of=seed_of):
-        res = sample(model, spec, cell.nfe, noise=noise.to(ctx.device, ctx.dtype), **options)
+        res = sample(model, spec, cell.nfe, noise=noise.to(ctx.device, ctx.dtype_for(cell.model)), **options)
         if res.nfe_expected is not None and res.nfe_measured != res.nfe_expected:
             raise AssertionError(f"FID samples: sampler {spec.name!r} made {res.nfe_measured} evaluations, "
                                  f"planned {res.nfe_expected}")

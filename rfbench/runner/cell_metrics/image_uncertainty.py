@@ -105,7 +105,7 @@ def fd_digits_inf(ctx, cell, row: dict, clf, ref, noise_batches) -> None:
     options = dict(ctx.suite.sampler_options.get(cell.sampler, {}))
     feats = []
     for noise in noise_batches(model, cell.seed, n, 1024):
-        res = sample(model, spec, cell.nfe, noise=noise.to(ctx.device, ctx.dtype), **options)
+        res = sample(model, spec, cell.nfe, noise=noise.to(ctx.device, ctx.dtype_for(cell.model)), **options)
         if res.nfe_expected is not None and res.nfe_measured != res.nfe_expected:
             raise AssertionError(f"fd_inf samples: sampler {spec.name!r} made {res.nfe_measured} evaluations, "
                                  f"planned {res.nfe_expected}")

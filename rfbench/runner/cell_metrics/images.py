@@ -157,7 +157,7 @@ def fid_images(ctx, cell, n: int, batch: int):
     spec = get_sampler(cell.sampler)
     options = dict(ctx.suite.sampler_options.get(cell.sampler, {}))
     for noise in fid_noise(model, cell.seed, n, batch):
-        res = sample(model, spec, cell.nfe, noise=noise.to(ctx.device, ctx.dtype), **options)
+        res = sample(model, spec, cell.nfe, noise=noise.to(ctx.device, ctx.dtype_for(cell.model)), **options)
         if res.nfe_expected is not None and res.nfe_measured != res.nfe_expected:
             raise AssertionError(f"FID samples: sampler {spec.name!r} made {res.nfe_measured} evaluations, "
                                  f"planned {res.nfe_expected}")
