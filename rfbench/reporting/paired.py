@@ -113,7 +113,7 @@ def ranking_blocks(rows: list[dict], *, level: int = 2, title: str | None = "Pai
             first = r.rank == 1
             table.append([str(r.rank), r.sampler, f"{_fmt(r.estimate)} [{_fmt(r.lo)}, {_fmt(r.hi)}]", r.group,
                           "best" if first else f"{r.diff:+.4g} [{r.diff_lo:+.4g}, {r.diff_hi:+.4g}]",
-                          "—" if first else _fmt(r.p_vs_best, 3), "—" if first else _fmt(r.p_vs_best_holm, 3)])
+                          "—" if first else _p_text(r.p_vs_best), "—" if first else _p_text(r.p_vs_best_holm)])
         b.append(Table(["rank", "sampler", f"{metric} [{pct} CI]", "group", "paired diff to best [CI]", "p",
                         "p (Holm)"], table))
     return b
@@ -218,8 +218,13 @@ def _report_nfe(cells: list[dict], nfe: int | None) -> int | None:
     return 8 if 8 in have else have[len(have) // 2]
 
 
+def _p_text(p: float) -> str:
+    """A p-value for a table: three significant digits, or "< 0.001" (never a bare 0)."""
+    return "< 0.001" if isinstance(p, float) and not math.isnan(p) and p < 1e-3 else _fmt(p, 3)
+
+
 def report_blocks(df: pd.DataFrame, cells: list[dict] | None, *, nfe: int | None = None) -> list:
-    """The report's "Error bars" section: each cell's intervals, the mean and t-interval across seeds
+    """The report's "Error bars" section: how the intervals were made, the mean and t-interval across seeds
     (several seeds), and the paired ranking of samplers at one NFE (``nfe``; default 8 when run,
     else the middle NFE) by each model's first metric with replicates. ``cells``: the run's cell
     records with decoded replicates (:func:`rfbench.runner.intervals.load_cells`); None when the run
@@ -234,19 +239,10 @@ def report_blocks(df: pd.DataFrame, cells: list[dict] | None, *, nfe: int | None
                   "distances, an interval for the value the metric takes on average at this sample count; "
                   "percentile of first-order replicates for W2 and sliced W2, likewise; docs/uncertainty.md). Methods recorded: " + "; ".join(f"`{h}`" for h in how[:6])
                   + (" ..." if len(how) > 6 else "") + "."))
-    ok = df[df["status"] == "ok"] if "status" in df else df
-    for (model, data), g in ok.groupby(["model", "data"], sort=False):
-        cols = [m for m in metrics if g[m].notna().any()]
-        if not cols:
-            continue
-        rows = []
-        for r in g.sort_values(["sampler", "nfe"]).to_dict("records"):
-            nfe_txt = "adaptive" if pd.isna(r.get("nfe")) else str(int(r["nfe"]))
-            rows.append([r["sampler"], nfe_txt, str(r.get("seed", ""))]
-                        + [f"{_fmt(r.get(m, math.nan))} [{_fmt(r.get(f'{m}_lo', math.nan))}, "
-                           f"{_fmt(r.get(f'{m}_hi', math.nan))}]" for m in cols])
-        b.append(Heading(3, f"{model}" + (f" on {data}" if data else "")))
-        b.append(Table(["sampler", "NFE", "seed"] + cols, rows))
+    # each cell's interval already stands next to its value in the sampler x NFE tables above, and in
+    # results.csv (<metric>_lo / _hi): a per-cell table here would repeat them (issue 14)
+    b.append(Para("Each cell's interval stands next to its value in the tables above (`[lo, hi]`) and in "
+                  "`results.csv` (`<metric>_lo`, `<metric>_hi`, `<metric>_ci`)."))
     b += seeds_blocks(df, metrics, level=3)
     if cells is None:
         return b + [Para("No cell records next to the results (cells/): paired comparisons need them.")]

@@ -43,6 +43,13 @@ class Image:
     caption: str
 
 
+@dataclass
+class Columns:
+    """Blocks side by side in HTML (a row that wraps on a narrow window), one after the other in Markdown:
+    the report's first screen puts the headline table next to the first figure."""
+    parts: list[list]
+
+
 def _md_cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -63,6 +70,8 @@ def blocks_to_markdown(blocks: list) -> str:
             out += [f"- {item}" for item in b.items] + [""]
         elif isinstance(b, Image):
             out += [f"![{b.caption}]({b.path})", "", f"*{b.caption}*", ""]
+        elif isinstance(b, Columns):
+            out += blocks_to_markdown([x for part in b.parts for x in part]).rstrip("\n").split("\n") + [""]
         else:  # pragma: no cover - programming error
             raise TypeError(f"unknown block {b!r}")
     return "\n".join(out).rstrip() + "\n"
@@ -79,14 +88,13 @@ _CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans
 padding:0 1em;color:#222;line-height:1.45}table{border-collapse:collapse;margin:0.6em 0 1.2em;font-size:0.86em}
 th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}th{background:#f1f3f5}
 tr:nth-child(even) td{background:#fafafa}code{background:#f1f3f5;padding:0 3px;border-radius:3px}
-figure{margin:1em 0}figure img{max-width:100%;border:1px solid #ddd}figcaption{font-size:0.9em;color:#555}"""
+figure{margin:1em 0}figure img{max-width:100%;border:1px solid #ddd}figcaption{font-size:0.9em;color:#555}
+.cols{display:flex;flex-wrap:wrap;gap:1.2em;align-items:flex-start}.cols>div{flex:1 1 480px;min-width:0}
+.cols figure{margin-top:0.6em}"""
 
 
-def blocks_to_html(blocks: list, *, base_dir: str | Path, title: str = "rfbench report", embed: bool = True) -> str:
-    """Self-contained HTML: images under ``base_dir`` are embedded as base64 (``embed=True``)."""
-    base_dir = Path(base_dir)
-    out = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-           f"<style>{_CSS}</style></head><body>"]
+def _html_blocks(blocks: list, base_dir: Path, embed: bool) -> list[str]:
+    out: list[str] = []
     for b in blocks:
         if isinstance(b, Heading):
             out.append(f"<h{b.level}>{_inline(b.text)}</h{b.level}>")
@@ -105,8 +113,22 @@ def blocks_to_html(blocks: list, *, base_dir: str | Path, title: str = "rfbench 
                 src = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
             out.append(f"<figure><img src='{src}' alt='{html.escape(b.caption, quote=True)}'>"
                        f"<figcaption>{_inline(b.caption)}</figcaption></figure>")
+        elif isinstance(b, Columns):
+            out.append("<div class='cols'>")
+            for part in b.parts:
+                out += ["<div>"] + _html_blocks(part, base_dir, embed) + ["</div>"]
+            out.append("</div>")
         else:  # pragma: no cover
             raise TypeError(f"unknown block {b!r}")
+    return out
+
+
+def blocks_to_html(blocks: list, *, base_dir: str | Path, title: str = "rfbench report", embed: bool = True) -> str:
+    """Self-contained HTML: images under ``base_dir`` are embedded as base64 (``embed=True``)."""
+    base_dir = Path(base_dir)
+    out = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+           f"<style>{_CSS}</style></head><body>"]
+    out += _html_blocks(blocks, base_dir, embed)
     out.append("</body></html>")
     return "\n".join(out)
 

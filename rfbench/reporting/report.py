@@ -21,11 +21,11 @@ import pandas as pd
 from .._version import __version__
 from ..cache import atomic_write_text
 from .compare import compare, comparison_blocks, load_results
-from .convergence import ORDER_TOL, convergence_table
+from .convergence import FLOOR_SLOPE, ORDER_TOL, convergence_table
 from .figures import metric_vs_nfe, pareto, pareto_metrics, untrusted_timings, vs_nfe_metrics
 from .paired import report_blocks
 from .published import load_published
-from .render import Bullets, Heading, Image, Para, Table, blocks_to_html, blocks_to_markdown
+from .render import Bullets, Columns, Heading, Image, Para, Table, blocks_to_html, blocks_to_markdown
 from .tables import ENV_COLUMNS, headline_blocks, latex_tables, results_blocks
 
 # Image-metric protocol columns (written by the image metrics next to each value): text columns with
@@ -121,10 +121,14 @@ def _convergence_blocks(df: pd.DataFrame) -> list:
         return b + [Para("No analytic model with ref_rmse at two or more NFE values in this run: nothing to fit.")]
     b.append(Para("Slope of -log(ref_rmse) against log(counted NFE), least squares over the three largest NFE "
                   "values (`rfbench.metrics.convergence.fit_order`), on models whose velocity is exact, next to "
-                  f"the order the sampler's paper claims (registry). 'meets': within {ORDER_TOL}; 'inconclusive': the "
-                  "local slopes over the fitted points disagree by more than 0.3. Notes flag fits that are not "
-                  "asymptotic: small NFE, unsettled local slopes, or errors at the round-off floor of the sampling "
-                  "dtype; run more NFE values (e.g. up to 64 or 256) for an asymptotic order."))
+                  "the order to expect: the registry's (the paper's claim), lowered where the plan takes a "
+                  "lower-order step the NFE does not remove (a first-order step at an infinite log-SNR end caps "
+                  f"exponential integrators at 2; DPM-Solver-fast at NFE not 2 mod 3). 'meets': within {ORDER_TOL} "
+                  "(or local slopes moving monotonically onto the theory, the last within it); 'error floor': the "
+                  f"last local slope is below {FLOOR_SLOPE}, the error no longer falls with NFE; 'inconclusive': the "
+                  "local slopes over the fitted points disagree by more than 0.3 otherwise. On a logSNR grid over "
+                  "an infinite-lambda end the fit is against steps per unit log-SNR. The note says which rule "
+                  "applied (docs/quick-suite.md)."))
     rows = []
     for r in conv.itertuples(index=False):
         theory = "-" if r.theory is None or (isinstance(r.theory, float) and math.isnan(r.theory)) else str(int(r.theory))
@@ -248,6 +252,12 @@ def build_report(run_dir: str | Path, *, published: str | Path | None = None, ou
             fig_blocks.append(Image(f"report/{path.name}", cap + (f". {timing_note}" if timing_note else "")))
     if len(fig_blocks) == 1:
         fig_blocks.append(Para("No plottable metric in this run."))
+    first = next((i for i, b in enumerate(fig_blocks) if isinstance(b, Image)), None)
+    if first is not None and isinstance(blocks[-1], Table):
+        # the first screen of report.html: the headline table beside the first figure (issue 14), whatever
+        # the table's length; Markdown shows the figure under the table
+        blocks[-1] = Columns([[blocks[-1]], [fig_blocks.pop(first)]])
+        fig_blocks.insert(1, Para("The first figure stands beside the headline table above."))
     blocks += fig_blocks
 
     tex = fig_dir / "tables.tex"

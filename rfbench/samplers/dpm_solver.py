@@ -323,6 +323,15 @@ def singlestep_orders(n: int, order: int, fast: bool, head: bool, tail: bool) ->
     return [1] * head + (fast_orders if fast else fixed_orders)(n - head - tail, order) + [1] * tail
 
 
+def _singlestep_order_at(order: int, fast: bool):
+    """Global order of a singlestep plan: its bulk order, or k + 1 where a lone step of order k < order
+    (the remainder step, or a first-order step at an infinite-lambda end) adds its local error h^(k+1)."""
+    def order_at(nfe: int, model: FlowModel) -> int:
+        steps = singlestep_orders(nfe, order, fast, *infinite_ends(model))
+        return min(order, min(steps) + 1)
+    return order_at
+
+
 # The plans decide from the span walked, not from the model's interval: on an explicit grid with
 # finite-lambda ends (diffusers' grid from t = 0.999, or [0.98, 0.02] on the flow) no step needs the
 # lambda-free first-order treatment, and the solvers keep their full order.
@@ -399,6 +408,7 @@ for _name, _form, _order, _fast, _paper, _desc in _SINGLE:
         paper=_paper, description=_desc + _ENDS, needs="schedule",
         default_grid="logsnr" if _form == "noise" else "uniform",
         plan=_singlestep_plan(_name, _form, _order, _fast), plan_on_span=True,
+        order_at=_singlestep_order_at(_order, _fast),
         options={"skip_type": "logSNR" if _form == "noise" else "time_uniform", "solver_type": "midpoint",
                  **({"order": 3} if _fast else {})},
     ))

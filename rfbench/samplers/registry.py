@@ -59,6 +59,9 @@ class SamplerSpec:
     plan_on_span: the plan depends on the ends of the times walked (DPM-Solver: which steps touch
         infinite lambda); it is called as ``plan(nfe, model, options, span=(t_first, t_last))``,
         the model's (t_max, t_min) unless the caller gives the times (the explicit grid).
+    order_at: ``order_at(nfe, model) -> int``, the global order at that NFE on that model where the
+        plan's step orders depend on them (DPM-Solver's singlestep allocations end with a step of
+        order NFE mod 3); the convergence table fits points of one such order. None: ``order``.
     """
 
     name: str
@@ -73,6 +76,7 @@ class SamplerSpec:
     adaptive: bool = False
     options: dict[str, Any] = field(default_factory=dict)
     plan_on_span: bool = False
+    order_at: Callable[[int, FlowModel], int] | None = None
 
     def make_plan(self, nfe: int | None, model: FlowModel, options: dict,
                   span: tuple[float, float] | None = None) -> Plan:

@@ -246,6 +246,11 @@ def test_report_opens_with_headline_then_figures_then_tables(run_dir):
     assert "| 4 | **b** 0.1 |" in md and "| 8 | **a** 0.01 |" in md
     html = res["html"].read_text()
     assert html.index("<h2>Headline") < html.index("<img") < html.index("<h2>Results")
+    # report.html's first screen: the headline table and the first figure side by side in one row
+    # (a flex row, whatever the table's length), before the Figures heading
+    cols = html.index("<div class='cols'>")
+    assert cols < html.index("<table>") < html.index("<img") < html.index("<h2>Figures")
+    assert ".cols{display:flex" in html
     tex = res["tex"].read_text()
     assert res["tex"] == run_dir / "report" / "tables.tex" and check_booktabs(tex) == 4  # + wall clock
     assert "`report/tables.tex`" in md
