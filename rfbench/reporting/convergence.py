@@ -2,9 +2,10 @@
 
 On an analytic model the velocity is exact, so ref_rmse (against a tight float64 reference from
 the same noise) is pure discretisation error and its slope in log-log against the counted NFE is
-the sampler's empirical order. The theoretical order is the sampler registry's ``order`` (the
-paper's claim). The fit uses the ``last`` largest NFE values (as the core's ``fit_order``); the
-table says honestly when that fit is not in the asymptotic regime.
+the sampler's empirical order. The order to expect is the sampler registry's ``order`` (the
+paper's claim), lowered where the plan takes a lower-order step more NFE does not remove. The fit
+uses the ``last`` largest NFE values (as the core's ``fit_order``); the table says honestly when that
+fit is not in the asymptotic regime, and which rule gave its verdict (docs/quick-suite.md).
 """
 
 from __future__ import annotations
@@ -155,10 +156,13 @@ def _unsettled(slopes: list[float]) -> str:
 def convergence_table(results: pd.DataFrame, *, last: int = 3) -> pd.DataFrame:
     """One row per (analytic model, data, sampler, grid) with fixed-step NFE and ref_rmse values.
 
-    Columns: model, data, sampler, grid, theory (int or None), measured (fitted order), nfe_range
-    (NFE values the fit used), points, local_slopes, min_error, verdict, note, paper.
-    Verdict: "meets" (within ORDER_TOL of theory), "above" / "below", "inconclusive" (local slopes
-    over the fitted points disagree), with "(see note)" when the fit carries a caveat.
+    Columns: model, data, sampler, grid, theory (the order to expect here: :func:`_theory`), measured
+    (fitted order), nfe_range (NFE values the fit used), points, local_slopes, min_error, verdict,
+    note, paper. Verdict: "meets" (within ORDER_TOL of theory, or local slopes moving monotonically
+    onto it), "above" / "below" (settled elsewhere, or drifting on one side of the band), "error
+    floor" (the error stops falling, or levels off onto a fitted floor), "inconclusive" (local slopes
+    over the fitted points disagree otherwise), with "(see note)" when the fit carries a caveat. The
+    rules and their measurements: docs/quick-suite.md#the-verdicts.
     """
     need = {"model", "sampler", "ref_rmse", "nfe_measured"}
     if not need.issubset(results.columns):
