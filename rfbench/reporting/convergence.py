@@ -50,15 +50,13 @@ def _sampler_spec(sampler: str):
         return None
 
 
-def _log_snr_ends(model) -> tuple[float, float] | None:
-    """lambda = log(alpha / sigma) at (t_max, t_min), or None for a model without a schedule."""
-    import torch
+def _infinite_log_snr_end(model) -> bool:
+    """Whether lambda = log(alpha / sigma) is infinite at t_max or t_min (False without a schedule)."""
+    if model is None or getattr(model, "schedule", None) is None:
+        return False
+    from ..samplers.dpm_solver import infinite_ends
 
-    sched = getattr(model, "schedule", None)
-    if model is None or sched is None:
-        return None
-    lam = sched.log_snr(torch.tensor([model.t_max, model.t_min], dtype=torch.float64))
-    return float(lam[0]), float(lam[1])
+    return any(infinite_ends(model))
 
 
 def _theory(spec, nfe: float, model) -> tuple[int | None, str]:
@@ -72,8 +70,7 @@ def _theory(spec, nfe: float, model) -> tuple[int | None, str]:
         return None, ""
     if spec.order_at is not None and model is not None:
         return spec.order_at(int(nfe), model), ""
-    ends = _log_snr_ends(model)
-    if spec.needs == "schedule" and spec.order > 2 and ends is not None and any(map(math.isinf, ends)):
+    if spec.needs == "schedule" and spec.order > 2 and _infinite_log_snr_end(model):
         return 2, (f"order {spec.order} capped at 2: a first-order step at the infinite log-SNR end of "
                    "this path (docs/quick-suite.md)")
     return spec.order, ""
@@ -85,9 +82,11 @@ def _steps_per_log_snr(model, nfes: list[float]) -> list[float | None] | None:
     h = span / NFE and the error ~ h^p: fitting against NFE alone would read p (1 - 1/ln NFE)."""
     import torch
 
-    ends = _log_snr_ends(model)
-    if ends is None or not any(map(math.isinf, ends)):
+    if not _infinite_log_snr_end(model):
         return None
+    from ..samplers.dpm_solver import infinite_ends
+
+    head, tail = infinite_ends(model)
     sched, t_hi, t_lo = model.schedule, model.t_max, model.t_min
 
     def lam(t: float) -> float:
@@ -96,8 +95,8 @@ def _steps_per_log_snr(model, nfes: list[float]) -> list[float | None] | None:
     out: list[float | None] = []
     for n in nfes:
         dt = (t_hi - t_lo) / n
-        a = lam(t_hi - dt) if math.isinf(ends[0]) else ends[0]
-        b = lam(t_lo + dt) if math.isinf(ends[1]) else ends[1]
+        a = lam(t_hi - dt) if head else lam(t_hi)
+        b = lam(t_lo + dt) if tail else lam(t_lo)
         out.append(n / (b - a) if b > a else None)  # None: every step touches an infinite end
     return out
 
